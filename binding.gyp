@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "daxkit",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/cpu.cc",
+        "native/guard.cc",
+        "native/sys.cc",
+        "native/mapping.cc",
+        "native/fsops.cc"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api"
+      ],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=gnu++17", "-fvisibility=hidden", "-Wall", "-Wextra"]
+    }
+  ]
+}

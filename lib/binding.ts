@@ -1,0 +1,109 @@
+// The typed loader. NativeBinding mirrors native/addon.cc; nothing untyped
+// leaves this file.
+import * as path from 'node:path';
+import nodeGypBuild = require('node-gyp-build');
+import { DaxMediaError, DaxSystemError } from './errors';
+
+/** Opaque handle of a native mapping (a type-tagged external). */
+export interface NativeHandle {
+  readonly __daxkitHandle: unique symbol;
+}
+
+export interface NativeStatx {
+  mask: number;
+  attributes: bigint;
+  attributesMask: bigint;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  ino: bigint;
+  size: bigint;
+  blocks: bigint;
+  blksize: number;
+  devMajor: number;
+  devMinor: number;
+  rdevMajor: number;
+  rdevMinor: number;
+}
+
+export interface NativeFsXattr {
+  xflags: number;
+  extsize: number;
+  nextents: number;
+  projid: number;
+  cowextsize: number;
+}
+
+export interface NativeExtent {
+  logical: number;
+  physical: number;
+  length: number;
+  flags: number;
+}
+
+export interface NativeCpuInfo {
+  flush: 'clwb' | 'clflushopt' | 'clflush' | 'none';
+  clflush: boolean;
+  clflushopt: boolean;
+  clwb: boolean;
+  nonTemporal: boolean;
+  lineSize: number;
+  pageSize: number;
+}
+
+/** native map() modes. */
+export const enum MapMode {
+  Shared = 0,
+  Sync = 1,
+}
+
+/** How persist() works for a region; see native/mapping.cc. */
+export const enum PersistMode {
+  None = 0,
+  Msync = 1,
+  Flush = 2,
+  Fence = 3,
+}
+
+export type ErrorClass = new (...args: never[]) => Error;
+
+export interface NativeBinding {
+  initialize(systemError: ErrorClass, mediaError: ErrorClass): void;
+
+  map(
+    fd: number,
+    offset: number,
+    length: number,
+    readonly: boolean,
+    mode: MapMode,
+    align: number,
+    persist: PersistMode,
+    path: string,
+  ): NativeHandle;
+  address(h: NativeHandle): bigint;
+  buffer(h: NativeHandle, offset: number, length: number): ArrayBuffer;
+  close(h: NativeHandle): void;
+  persist(h: NativeHandle, offset: number, length: number): void;
+  flush(h: NativeHandle, offset: number, length: number): void;
+  drain(h: NativeHandle): void;
+  read(h: NativeHandle, offset: number, target: ArrayBufferView): void;
+  write(h: NativeHandle, offset: number, source: ArrayBufferView): void;
+  copyPersist(h: NativeHandle, offset: number, source: ArrayBufferView): void;
+  cpuInfo(): NativeCpuInfo;
+
+  statx(pathOrFd: string | number, followSymlinks?: boolean): NativeStatx;
+  fsGetXattr(path: string, followSymlinks: boolean): NativeFsXattr;
+  fsSetXflags(
+    path: string,
+    followSymlinks: boolean,
+    setMask: number,
+    clearMask: number,
+  ): { before: NativeFsXattr; after: NativeFsXattr };
+  fallocate(fd: number, mode: number, offset: number, length: number, path?: string): void;
+  fiemap(fd: number, path?: string): NativeExtent[];
+}
+
+// Compiled to dist/lib/, so the package root (build/, prebuilds/) is two up.
+export const binding = nodeGypBuild(path.join(__dirname, '..', '..')) as NativeBinding;
+binding.initialize(DaxSystemError, DaxMediaError);

@@ -1,0 +1,140 @@
+import * as util from 'node:util';
+
+const systemErrors = util.getSystemErrorMap();
+
+// Linux has one number, 95, for ENOTSUP and EOPNOTSUPP. libuv calls it
+// ENOTSUP, "operation not supported on socket", which misleads for mmap and
+// the ioctls; their man pages (mmap(2), ioctl_xfs_fsgetxattr(2)) say EOPNOTSUPP.
+const overrides = new Map<number, [string, string]>([[-95, ['EOPNOTSUPP', 'operation not supported']]]);
+
+/** The name (`'ENOENT'`) and description of a negative errno, as node:fs gives them. */
+export function describeErrno(errno: number): [string, string] {
+  return overrides.get(errno) ?? systemErrors.get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
+}
+
+/**
+ * A failed system call, shaped exactly like a `node:fs` error: `code`
+ * (`'ENOENT'`), negative `errno`, `syscall`, `path`, and the message
+ * `CODE: description, syscall 'path'`.
+ */
+export class DaxSystemError extends Error {
+  /** The errno name, e.g. `'EOPNOTSUPP'`. */
+  readonly code: string;
+  /** The negative errno, as in `node:fs`. */
+  readonly errno: number;
+  /** The failing system call: `'mmap'`, `'msync'`, `'fallocate'`, `'statx'`, `'ioctl'`, `'open'`... */
+  readonly syscall: string;
+  /** The path the call was about, when there is one. */
+  readonly path?: string;
+
+  constructor(errno: number, syscall: string, path?: string, name?: string, description?: string) {
+    const known = overrides.get(errno) ?? systemErrors.get(errno);
+    const code = known?.[0] ?? name ?? `Unknown system error ${errno}`;
+    const desc = known?.[1] ?? description?.toLowerCase() ?? 'unknown error';
+    super(`${code}: ${desc}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`);
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+const busCodes: Record<number, string> = {
+  1: 'BUS_ADRALN',
+  2: 'BUS_ADRERR',
+  3: 'BUS_OBJERR',
+  4: 'BUS_MCEERR_AR',
+  5: 'BUS_MCEERR_AO',
+};
+
+/**
+ * A SIGBUS caught inside one of daxkit's own accessors (`read`, `write`,
+ * `copyPersist`, `persist`, `flush`): a poisoned page (media error) or a page
+ * of a file truncated under the mapping. The process lives on. Plain stores
+ * and loads through `bytes`, `buffer` or a `view()` are not protected.
+ */
+export class DaxMediaError extends Error {
+  readonly code = 'EIO';
+  readonly errno = -5;
+  /** The accessor that faulted. */
+  readonly operation: string;
+  /** The mapped file or device. */
+  readonly path?: string;
+  /**
+   * Offset of the failing byte, relative to the start of the mapping;
+   * `undefined` when the fault was in the source buffer of a write, itself a
+   * broken mapping.
+   */
+  readonly offset?: number;
+  /** The faulting virtual address (si_addr). */
+  readonly address: bigint;
+  readonly signal = 'SIGBUS';
+  /** si_code of the signal: `'BUS_ADRERR'` (truncated file, or poison found by the pmem driver), `'BUS_MCEERR_AR'` (machine check)... */
+  readonly sigCode: string;
+
+  constructor(operation: string, path: string | undefined, offset: number | undefined, address: bigint, siCode: number) {
+    const sigCode = busCodes[siCode] ?? String(siCode);
+    const where = offset !== undefined ? `at offset ${offset} of the mapping` : `in the source buffer (address 0x${address.toString(16)})`;
+    super(`EIO: media error ${where} (SIGBUS ${sigCode}), ${operation}${path !== undefined ? ` '${path}'` : ''}`);
+    this.name = 'DaxMediaError';
+    this.operation = operation;
+    if (path !== undefined) this.path = path;
+    if (offset !== undefined) this.offset = offset;
+    this.address = address;
+    this.sigCode = sigCode;
+  }
+}
+
+/** The `ERR_DAX_*` codes. */
+export type DaxErrorCode =
+  | 'ERR_DAX_CLOSED'
+  | 'ERR_DAX_NOT_SUPPORTED'
+  | 'ERR_DAX_TOO_LARGE'
+  | 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED'
+  | 'ERR_DAX_READONLY';
+
+/** An error that is not a system call's: its `code` is one of {@link DaxErrorCode}. */
+export class DaxError extends Error {
+  readonly code: DaxErrorCode;
+  /** Extra facts, e.g. the reason DAX is not in effect. */
+  readonly reason?: string;
+  readonly path?: string;
+
+  constructor(code: DaxErrorCode, message: string, extra: { reason?: string; path?: string } = {}) {
+    super(message);
+    this.code = code;
+    if (extra.reason !== undefined) this.reason = extra.reason;
+    if (extra.path !== undefined) this.path = extra.path;
+  }
+}
+
+function received(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    const ctor = (value as object).constructor?.name;
+    return ctor ? `an instance of ${ctor}` : util.inspect(value, { depth: -1 });
+  }
+  let shown = util.inspect(value);
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return `type ${typeof value} (${shown})`;
+}
+
+/** `TypeError [ERR_INVALID_ARG_TYPE]`, worded as Node words it. */
+export function invalidArgType(name: string, expected: string, value: unknown): TypeError {
+  const e = new TypeError(`The "${name}" argument must be ${expected}. Received ${received(value)}`);
+  return Object.assign(e, { code: 'ERR_INVALID_ARG_TYPE' as const });
+}
+
+/** `TypeError [ERR_INVALID_ARG_VALUE]`: right type, unusable value. */
+export function invalidArgValue(name: string, value: unknown, reason: string): TypeError {
+  const e = new TypeError(`The argument '${name}' ${reason}. Received ${util.inspect(value)}`);
+  return Object.assign(e, { code: 'ERR_INVALID_ARG_VALUE' as const });
+}
+
+/** `RangeError [ERR_OUT_OF_RANGE]`, worded as Node words it. */
+export function outOfRange(name: string, range: string, value: unknown): RangeError {
+  const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(value)}`);
+  return Object.assign(e, { code: 'ERR_OUT_OF_RANGE' as const });
+}

@@ -1,0 +1,16 @@
+/**
+ * daxkit: direct access to Linux persistent memory (DAX) from Node.js.
+ * @packageDocumentation
+ */
+export { open, DaxMapping, cpuInfo } from './mapping';
+export type { OpenOptions, SyncMode, MappingKind, Granularity, FlushMechanism } from './mapping';
+export { statx, STATX_ATTR_DAX } from './statx';
+export type { StatxResult, StatxOptions } from './statx';
+export { FS_XFLAG_DAX } from './dax-reason';
+export { DaxSystemError, DaxMediaError, DaxError } from './errors';
+export type { DaxErrorCode } from './errors';
+
+/** MAP_SYNC (mmap(2)), as passed with MAP_SHARED_VALIDATE. */
+export const MAP_SYNC = 0x80000;
+/** MAP_SHARED_VALIDATE (mmap(2)). */
+export const MAP_SHARED_VALIDATE = 0x03;

@@ -1,0 +1,107 @@
+// Mounts from /proc/self/mountinfo, and what their options say about DAX.
+import * as fs from 'node:fs';
+
+/** One line of /proc/self/mountinfo (proc(5)). */
+export interface MountEntry {
+  id: number;
+  parentId: number;
+  major: number;
+  minor: number;
+  /** The root of the mount within its filesystem (bind mounts). */
+  root: string;
+  mountPoint: string;
+  /** Per-mount options (`rw`, `relatime`, ...). */
+  options: string[];
+  fstype: string;
+  source: string;
+  /** Per-superblock options: where `dax=` lives. */
+  superOptions: string[];
+}
+
+/**
+ * The `dax=` policy of a mount (Documentation/filesystems/dax.rst):
+ * `'always'` (also the legacy `-o dax`), `'never'`, `'inode'` (follow
+ * FS_XFLAG_DAX, the ext4/xfs default), or `'unsupported'` for filesystems
+ * without DAX.
+ */
+export type DaxMountMode = 'always' | 'never' | 'inode' | 'unsupported';
+
+/** Filesystems with a DAX mode. */
+export const DAX_FILESYSTEMS: readonly string[] = ['ext4', 'xfs', 'ext2', 'erofs', 'virtiofs'];
+
+// Mount points and sources escape space, tab, newline and backslash as octal.
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Parses mountinfo text; a malformed line throws, naming the file and line. */
+export function parseMountInfo(text: string, file = '/proc/self/mountinfo'): MountEntry[] {
+  const out: MountEntry[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === '') continue;
+    const f = line.split(' ');
+    const sep = f.indexOf('-', 6);
+    const mm = /^(\d+):(\d+)$/.exec(f[2] ?? '');
+    if (f.length < 10 || sep < 0 || sep + 3 > f.length || mm === null) {
+      throw new Error(`${file}:${i + 1}: malformed mountinfo line: ${JSON.stringify(line)}`);
+    }
+    out.push({
+      id: Number(f[0]),
+      parentId: Number(f[1]),
+      major: Number(mm[1]),
+      minor: Number(mm[2]),
+      root: unescape(f[3]),
+      mountPoint: unescape(f[4]),
+      options: f[5].split(','),
+      fstype: f[sep + 1],
+      source: unescape(f[sep + 2]),
+      superOptions: (f[sep + 3] ?? '').split(',').filter((s) => s !== ''),
+    });
+  }
+  return out;
+}
+
+export function readMounts(file = '/proc/self/mountinfo'): MountEntry[] {
+  return parseMountInfo(fs.readFileSync(file, 'utf8'), file);
+}
+
+/**
+ * The mount that holds `realPath` (an absolute path without symlinks): the
+ * longest mount point that is a prefix of it, preferring entries whose device
+ * is `dev` when given, and the last of stacked mounts (the visible one).
+ */
+export function findMount(realPath: string, mounts: MountEntry[], dev?: { major: number; minor: number }): MountEntry | undefined {
+  const under = (mp: string): boolean => mp === '/' || realPath === mp || realPath.startsWith(mp + '/');
+  let candidates = mounts.filter((m) => under(m.mountPoint));
+  if (dev !== undefined) {
+    const same = candidates.filter((m) => m.major === dev.major && m.minor === dev.minor);
+    if (same.length > 0) candidates = same;
+  }
+  let best: MountEntry | undefined;
+  for (const m of candidates) {
+    if (best === undefined || m.mountPoint.length >= best.mountPoint.length) best = m;
+  }
+  return best;
+}
+
+/** What the mount options say about DAX for files on this mount. */
+export function daxMountMode(m: MountEntry): DaxMountMode {
+  const opts = [...m.superOptions, ...m.options];
+  const explicit = opts.find((o) => o === 'dax' || o.startsWith('dax='));
+  switch (m.fstype) {
+    case 'ext4':
+    case 'xfs':
+      if (explicit === undefined) return 'inode';
+      return explicit === 'dax' ? 'always' : (explicit.slice(4) as DaxMountMode);
+    case 'virtiofs':
+      if (explicit === undefined) return 'never';
+      return explicit === 'dax' ? 'always' : (explicit.slice(4) as DaxMountMode);
+    case 'ext2':
+    case 'erofs':
+      return explicit === undefined ? 'never' : 'always';
+    default:
+      return 'unsupported';
+  }
+}

@@ -1,0 +1,143 @@
+// Reading sysfs attributes. Every reader takes the sysfs root (default /sys)
+// so that parser edge cases can be tested on fixture trees as well as on the
+// real kernel.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const DEFAULT_SYSFS = '/sys';
+
+/** A sysfs file that does not hold what its ABI says it holds. */
+export class SysfsFormatError extends Error {
+  readonly code = 'ERR_DAX_SYSFS_FORMAT';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    detail: string,
+  ) {
+    super(`${file}:${line}: ${detail}`);
+  }
+}
+
+function isMissing(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  // ENXIO/ENODEV: attributes of a device that is going away or not enabled.
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENXIO' || code === 'ENODEV';
+}
+
+/** The trimmed text of an attribute, or null when it does not exist. */
+export function readAttr(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    if (isMissing(e)) return null;
+    throw e;
+  }
+}
+
+/**
+ * An attribute holding one unsigned integer (decimal, or hex with 0x), or
+ * null when absent. Beyond 2^53 the value is rejected rather than rounded.
+ */
+export function readUint(file: string): number | null {
+  const s = readAttr(file);
+  if (s === null) return null;
+  return parseUint(s, file, 1);
+}
+
+export function parseUint(s: string, file: string, line: number): number {
+  if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(s)) throw new SysfsFormatError(file, line, `expected an unsigned integer, found ${JSON.stringify(s)}`);
+  const big = BigInt(s);
+  if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new SysfsFormatError(file, line, `${s} is beyond 2^53 - 1`);
+  return Number(big);
+}
+
+/** The basename of a symlink's target, or null when the link does not exist. */
+export function readLinkBase(link: string): string | null {
+  try {
+    return path.basename(fs.readlinkSync(link));
+  } catch (e) {
+    if (isMissing(e) || (e as NodeJS.ErrnoException).code === 'EINVAL') return null;
+    throw e;
+  }
+}
+
+/** Facts about a devdax character device, from /sys/dev/char/MAJ:MIN. */
+export interface DevdaxInfo {
+  /** `dax1.0` */
+  name: string;
+  size: number;
+  /** Mapping alignment the device enforces (2 MiB, 1 GiB, or 4 KiB). */
+  align: number;
+  /** Physical start address, when readable (root). */
+  resource: number | null;
+  /** The sysfs directory of the device. */
+  sysPath: string;
+}
+
+/** Whether the character device MAJ:MIN belongs to the dax subsystem. */
+export function isDevdax(major: number, minor: number, sysRoot = DEFAULT_SYSFS): boolean {
+  return readLinkBase(path.join(sysRoot, 'dev', 'char', `${major}:${minor}`, 'subsystem')) === 'dax';
+}
+
+export function devdaxInfo(major: number, minor: number, sysRoot = DEFAULT_SYSFS): DevdaxInfo {
+  const link = path.join(sysRoot, 'dev', 'char', `${major}:${minor}`);
+  const sysPath = fs.realpathSync(link);
+  const size = readUint(path.join(sysPath, 'size'));
+  if (size === null) throw new SysfsFormatError(path.join(sysPath, 'size'), 1, 'missing');
+  // align appeared in Linux 5.10; before that only the region has one.
+  const align = readUint(path.join(sysPath, 'align')) ?? readUint(path.join(sysPath, 'dax_region', 'align'));
+  if (align === null) throw new SysfsFormatError(path.join(sysPath, 'align'), 1, 'missing (and no dax_region/align)');
+  let resource: number | null = null;
+  try {
+    resource = readUint(path.join(sysPath, 'resource'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
+  }
+  return { name: path.basename(sysPath), size, align, resource, sysPath };
+}
+
+/**
+ * The persistence domain of every nd region: `cpu_cache` means the platform
+ * flushes CPU caches on power loss (eADR). Unreadable ones are `unknown`,
+ * as ndctl reports them.
+ */
+export function regionPersistenceDomains(sysRoot = DEFAULT_SYSFS): string[] {
+  const dir = path.join(sysRoot, 'bus', 'nd', 'devices');
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => /^region\d+$/.test(n));
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw e;
+  }
+  return names.map((n) => {
+    try {
+      return readAttr(path.join(dir, n, 'persistence_domain')) ?? 'unknown';
+    } catch {
+      return 'unknown';
+    }
+  });
+}
+
+/** True only when there is at least one nd region and every one is `cpu_cache`. */
+export function hasAutoFlush(sysRoot = DEFAULT_SYSFS): boolean {
+  const d = regionPersistenceDomains(sysRoot);
+  return d.length > 0 && d.every((x) => x === 'cpu_cache');
+}
+
+/**
+ * Whether the block device MAJ:MIN supports DAX (`queue/dax`); a partition
+ * answers for its whole disk. null when the device has no queue attribute.
+ */
+export function blockDeviceDax(major: number, minor: number, sysRoot = DEFAULT_SYSFS): boolean | null {
+  let dir: string;
+  try {
+    // A symlink into /sys/devices: resolve it before going to the parent.
+    dir = fs.realpathSync(path.join(sysRoot, 'dev', 'block', `${major}:${minor}`));
+  } catch (e) {
+    if (isMissing(e)) return null;
+    throw e;
+  }
+  const v = readAttr(path.join(dir, 'queue', 'dax')) ?? readAttr(path.join(path.dirname(dir), 'queue', 'dax'));
+  return v === null ? null : v === '1';
+}

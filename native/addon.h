@@ -1,0 +1,29 @@
+#pragma once
+
+#include <napi.h>
+
+namespace dax {
+
+struct Region;
+
+// Per-environment state (the main thread and every worker get their own).
+struct AddonData {
+  // Error classes defined in lib/errors.ts, handed over by initialize().
+  Napi::FunctionReference system_error;
+  Napi::FunctionReference media_error;
+  // Mapped regions of this environment, unmapped by the cleanup hook when a
+  // worker (or the process) goes away with mappings still open.
+  Region* regions = nullptr;
+  // Set from DAXKIT_TEST_NO_EXTERNAL_BUFFERS at load: behave as a runtime
+  // that refuses external ArrayBuffers (Electron does), which Node never is,
+  // so that the error path can be tested. Read once, never changed.
+  bool refuse_external_buffers = false;
+};
+
+AddonData* addon_data(Napi::Env env);
+
+void InitErrors(Napi::Env env, Napi::Object exports);
+void InitMapping(Napi::Env env, Napi::Object exports);
+void InitFsOps(Napi::Env env, Napi::Object exports);
+
+}  // namespace dax

@@ -1,0 +1,204 @@
+#include "cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if !defined(__x86_64__)
+#error "daxkit's flush primitives are written for x86-64 only"
+#endif
+
+#include <cpuid.h>
+#include <immintrin.h>
+
+namespace dax {
+
+namespace {
+
+bool env_set(const char* name) {
+  const char* v = getenv(name);
+  return v != nullptr && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
+CpuInfo detect() {
+  CpuInfo c{};
+  unsigned a = 0, b = 0, cx = 0, d = 0;
+  c.line_size = 64;
+  if (__get_cpuid(1, &a, &b, &cx, &d)) {
+    c.has_clflush = (d & (1u << 19)) != 0;
+    c.has_sse2 = (d & (1u << 26)) != 0;
+    unsigned ls = ((b >> 8) & 0xff) * 8;
+    if (ls >= 32 && ls <= 256 && (ls & (ls - 1)) == 0) c.line_size = ls;
+  }
+  if (__get_cpuid_count(7, 0, &a, &b, &cx, &d)) {
+    c.has_clflushopt = (b & (1u << 23)) != 0;
+    c.has_clwb = (b & (1u << 24)) != 0;
+  }
+  if (c.has_clwb && !env_set("DAXKIT_NO_CLWB")) {
+    c.flush = kFlushClwb;
+  } else if (c.has_clflushopt && !env_set("DAXKIT_NO_CLFLUSHOPT")) {
+    c.flush = kFlushClflushopt;
+  } else if (c.has_clflush) {
+    c.flush = kFlushClflush;
+  } else {
+    c.flush = kFlushNone;
+  }
+  return c;
+}
+
+using FlushFn = void (*)(uintptr_t, uintptr_t, uintptr_t);
+
+__attribute__((target("clwb"))) void flush_clwb(uintptr_t p, uintptr_t end, uintptr_t line) {
+  for (; p < end; p += line) _mm_clwb(reinterpret_cast<void*>(p));
+}
+
+__attribute__((target("clflushopt"))) void flush_clflushopt(uintptr_t p, uintptr_t end,
+                                                            uintptr_t line) {
+  for (; p < end; p += line) _mm_clflushopt(reinterpret_cast<void*>(p));
+}
+
+void flush_clflush(uintptr_t p, uintptr_t end, uintptr_t line) {
+  for (; p < end; p += line) _mm_clflush(reinterpret_cast<void*>(p));
+}
+
+void flush_nothing(uintptr_t, uintptr_t, uintptr_t) {}
+
+struct State {
+  CpuInfo info;
+  FlushFn flush;
+  uintptr_t line;
+};
+
+const State& state() {
+  static const State s = [] {
+    State st;
+    st.info = detect();
+    st.line = st.info.line_size;
+    switch (st.info.flush) {
+      case kFlushClwb: st.flush = flush_clwb; break;
+      case kFlushClflushopt: st.flush = flush_clflushopt; break;
+      case kFlushClflush: st.flush = flush_clflush; break;
+      default: st.flush = flush_nothing; break;
+    }
+    return st;
+  }();
+  return s;
+}
+
+}  // namespace
+
+const CpuInfo& cpu() { return state().info; }
+
+void flush_lines(const void* p, size_t n) {
+  if (n == 0) return;
+  const State& s = state();
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  uintptr_t start = a & ~(s.line - 1);
+  s.flush(start, a + n, s.line);
+}
+
+void drain() { _mm_sfence(); }
+
+// GCC would turn the byte loops below back into memcpy calls.
+#define DAX_NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+DAX_NO_LIBCALL void copy_from_pmem(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<uint8_t*>(dst);
+  auto* s = static_cast<const volatile uint8_t*>(src);
+  while (n > 0 && (reinterpret_cast<uintptr_t>(s) & 15) != 0) {
+    *d++ = *s++;
+    n--;
+  }
+  while (n >= 64) {
+    const __m128i* q = reinterpret_cast<const __m128i*>(const_cast<const uint8_t*>(s));
+    __m128i x0 = _mm_load_si128(q);
+    __m128i x1 = _mm_load_si128(q + 1);
+    __m128i x2 = _mm_load_si128(q + 2);
+    __m128i x3 = _mm_load_si128(q + 3);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), x0);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d) + 1, x1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d) + 2, x2);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d) + 3, x3);
+    s += 64;
+    d += 64;
+    n -= 64;
+  }
+  while (n >= 16) {
+    __m128i x = _mm_load_si128(reinterpret_cast<const __m128i*>(const_cast<const uint8_t*>(s)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), x);
+    s += 16;
+    d += 16;
+    n -= 16;
+  }
+  while (n > 0) {
+    *d++ = *s++;
+    n--;
+  }
+}
+
+DAX_NO_LIBCALL void copy_to_pmem(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<volatile uint8_t*>(dst);
+  auto* s = static_cast<const uint8_t*>(src);
+  while (n > 0 && (reinterpret_cast<uintptr_t>(d) & 15) != 0) {
+    *d++ = *s++;
+    n--;
+  }
+  while (n >= 64) {
+    __m128i* q = reinterpret_cast<__m128i*>(const_cast<uint8_t*>(d));
+    __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s) + 1);
+    __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s) + 2);
+    __m128i x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s) + 3);
+    _mm_store_si128(q, x0);
+    _mm_store_si128(q + 1, x1);
+    _mm_store_si128(q + 2, x2);
+    _mm_store_si128(q + 3, x3);
+    s += 64;
+    d += 64;
+    n -= 64;
+  }
+  while (n >= 16) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    _mm_store_si128(reinterpret_cast<__m128i*>(const_cast<uint8_t*>(d)), x);
+    s += 16;
+    d += 16;
+    n -= 16;
+  }
+  while (n > 0) {
+    *d++ = *s++;
+    n--;
+  }
+}
+
+DAX_NO_LIBCALL void copy_to_pmem_nt(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<uint8_t*>(dst);
+  auto* s = static_cast<const uint8_t*>(src);
+  size_t head = (64 - (reinterpret_cast<uintptr_t>(d) & 63)) & 63;
+  if (head > n) head = n;
+  if (head > 0) {
+    copy_to_pmem(d, s, head);
+    flush_lines(d, head);
+    d += head;
+    s += head;
+    n -= head;
+  }
+  while (n >= 64) {
+    __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s) + 1);
+    __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s) + 2);
+    __m128i x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s) + 3);
+    __m128i* q = reinterpret_cast<__m128i*>(d);
+    _mm_stream_si128(q, x0);
+    _mm_stream_si128(q + 1, x1);
+    _mm_stream_si128(q + 2, x2);
+    _mm_stream_si128(q + 3, x3);
+    s += 64;
+    d += 64;
+    n -= 64;
+  }
+  if (n > 0) {
+    copy_to_pmem(d, s, n);
+    flush_lines(d, n);
+  }
+}
+
+}  // namespace dax

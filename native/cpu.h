@@ -1,0 +1,44 @@
+// CPU cache-flush and copy primitives, chosen once by CPUID (napi-free).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace dax {
+
+enum FlushKind : int { kFlushNone = 0, kFlushClflush = 1, kFlushClflushopt = 2, kFlushClwb = 3 };
+
+struct CpuInfo {
+  FlushKind flush;       // best available line write-back instruction
+  bool has_clflush;
+  bool has_clflushopt;
+  bool has_clwb;
+  bool has_sse2;         // non-temporal 16-byte stores (MOVNTDQ)
+  uint32_t line_size;    // CLFLUSH line size from CPUID leaf 1
+};
+
+// Detects the CPU once. DAXKIT_NO_CLWB=1 and DAXKIT_NO_CLFLUSHOPT=1 downgrade
+// the choice, so that every flush path can be exercised on one machine.
+const CpuInfo& cpu();
+
+// Writes back every cache line touched by [p, p + n) with the chosen
+// instruction. No fence: see drain().
+void flush_lines(const void* p, size_t n);
+// SFENCE: orders the preceding flushes and non-temporal stores.
+void drain();
+
+// Plain forward copy whose loads (copy_from_pmem) or stores (copy_to_pmem)
+// are aligned on the mapping side, so a fault hits the lowest bad byte first
+// and its address is exact. glibc's memcpy may touch the end of a range
+// first, which would report the wrong offset.
+void copy_from_pmem(void* dst, const void* src, size_t n);
+void copy_to_pmem(void* dst, const void* src, size_t n);
+// Copy into the mapping with non-temporal stores for the 64-byte-aligned
+// body (bypassing the cache), and ordinary stores plus a line flush for the
+// unaligned head and tail. Needs drain() afterwards.
+void copy_to_pmem_nt(void* dst, const void* src, size_t n);
+// Below this many bytes a non-temporal copy is not worth it: stores plus a
+// flush of the few lines touched are faster (libpmem uses the same 256 B).
+constexpr size_t kNonTemporalThreshold = 256;
+
+}  // namespace dax

@@ -1,0 +1,482 @@
+// The JS face of a mapping: a tagged external handle plus plain functions
+// (binding.persist(handle, offset, length), ...). lib/mapping.ts owns the
+// DaxMapping class, its validation and its defaults.
+#include <errno.h>
+#include <string.h>
+
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "cpu.h"
+#include "errors.h"
+#include "guard.h"
+#include "sys.h"
+
+namespace dax {
+
+enum PersistMode : int {
+  kPersistNone = 0,    // read-only: nothing can be dirty
+  kPersistMsync = 1,   // page cache, or DAX without MAP_SYNC
+  kPersistFlush = 2,   // MAP_SYNC / devdax: line write-back + SFENCE
+  kPersistFence = 3,   // the platform flushes caches on power loss (eADR)
+};
+
+// One mmap'd range. Owned jointly by the JS handle and by every ArrayBuffer
+// created over it (refs): the memory stays mapped while any of them is
+// reachable, unless close() detaches the buffers and unmaps it first.
+struct Region {
+  uint8_t* base = nullptr;
+  size_t length = 0;
+  bool mapped = false;
+  bool readonly = false;
+  int persist_mode = kPersistMsync;
+  int refs = 0;
+  std::string path;
+  // Weak references to the ArrayBuffers handed out, so close() can detach
+  // them. Each also carries a napi_wrap whose finalizer drops its ref.
+  std::vector<napi_ref> buffers;
+  AddonData* addon = nullptr;
+  Region* prev = nullptr;
+  Region* next = nullptr;
+};
+
+namespace {
+
+napi_type_tag g_tag;
+
+void Link(AddonData* d, Region* r) {
+  r->addon = d;
+  r->prev = nullptr;
+  r->next = d->regions;
+  if (d->regions != nullptr) d->regions->prev = r;
+  d->regions = r;
+}
+
+void Unlink(Region* r) {
+  AddonData* d = r->addon;
+  if (d == nullptr) return;
+  if (r->prev != nullptr) r->prev->next = r->next; else d->regions = r->next;
+  if (r->next != nullptr) r->next->prev = r->prev;
+  r->prev = r->next = nullptr;
+  r->addon = nullptr;
+}
+
+void Unmap(Region* r) {
+  if (!r->mapped) return;
+  int rc = unmap(r->base, r->length);
+  // munmap of a range we mapped cannot fail short of a bug.
+  (void)rc;
+  r->mapped = false;
+  Unlink(r);
+}
+
+void Release(napi_env env, Region* r) {
+  if (--r->refs > 0) return;
+  Unmap(r);
+  for (napi_ref ref : r->buffers) napi_delete_reference(env, ref);
+  delete r;
+}
+
+void FinalizeHandle(Napi::Env env, Region* r) { Release(env, r); }
+
+void FinalizeBuffer(napi_env env, void* data, void*) { Release(env, static_cast<Region*>(data)); }
+
+// Environment teardown (worker exit, process exit): JS will not run again,
+// so unmapping live regions is safe; the finalizers that may still come only
+// free memory.
+void CleanupHook(AddonData* d) {
+  while (d->regions != nullptr) Unmap(d->regions);
+}
+
+bool GetInt64(Napi::Env env, napi_value v, const char* name, int64_t* out) {
+  if (napi_get_value_int64(env, v, out) != napi_ok) {
+    std::string m = std::string("The \"") + name + "\" argument must be a number";
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", m.c_str());
+    return false;
+  }
+  return true;
+}
+
+// Unwraps the handle argument. The type tag keeps a foreign external (or a
+// handle of another daxkit build) from being reinterpreted as a Region.
+Region* GetRegion(const Napi::CallbackInfo& info, bool must_be_mapped = true) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[0];
+  if (!v.IsExternal() || !v.As<Napi::External<Region>>().CheckTypeTag(&g_tag)) {
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Illegal invocation: not a daxkit mapping handle");
+    return nullptr;
+  }
+  Region* r = v.As<Napi::External<Region>>().Data();
+  if (must_be_mapped && !r->mapped) {
+    ThrowCodeError(env, "ERR_DAX_CLOSED", "The mapping is closed");
+    return nullptr;
+  }
+  return r;
+}
+
+// Reads (offset, length) from info[i], info[i + 1] and checks them against
+// the mapping: the binding is reachable from user code, so a bad range must
+// never reach memory.
+bool GetRange(const Napi::CallbackInfo& info, size_t i, Region* r, size_t* off, size_t* len) {
+  int64_t o, l;
+  if (!GetInt64(info.Env(), info[i], "offset", &o) || !GetInt64(info.Env(), info[i + 1], "length", &l))
+    return false;
+  if (o < 0 || l < 0 || static_cast<uint64_t>(o) > r->length ||
+      static_cast<uint64_t>(l) > r->length - static_cast<uint64_t>(o)) {
+    ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE", "The range is outside the mapping");
+    return false;
+  }
+  *off = static_cast<size_t>(o);
+  *len = static_cast<size_t>(l);
+  return true;
+}
+
+// The bytes of a TypedArray or DataView argument.
+bool GetBytes(Napi::Env env, napi_value v, uint8_t** data, size_t* len) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (is) {
+    napi_typedarray_type type;
+    size_t count;
+    void* p;
+    napi_get_typedarray_info(env, v, &type, &count, &p, nullptr, nullptr);
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: elem = 1; break;
+    }
+    *data = static_cast<uint8_t*>(p);
+    *len = count * elem;
+    return true;
+  }
+  napi_is_dataview(env, v, &is);
+  if (is) {
+    void* p;
+    napi_get_dataview_info(env, v, len, &p, nullptr, nullptr);
+    *data = static_cast<uint8_t*>(p);
+    return true;
+  }
+  ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"source\" argument must be a TypedArray or DataView");
+  return false;
+}
+
+struct CopyArgs {
+  void* dst;
+  const void* src;
+  size_t n;
+};
+
+void DoCopyFrom(void* a) {
+  auto* c = static_cast<CopyArgs*>(a);
+  copy_from_pmem(c->dst, c->src, c->n);
+}
+
+void DoCopyTo(void* a) {
+  auto* c = static_cast<CopyArgs*>(a);
+  copy_to_pmem(c->dst, c->src, c->n);
+}
+
+void DoMove(void* a) {
+  auto* c = static_cast<CopyArgs*>(a);
+  memmove(c->dst, c->src, c->n);
+}
+
+void DoCopyPersist(void* a) {
+  auto* c = static_cast<CopyArgs*>(a);
+  if (c->n >= kNonTemporalThreshold) {
+    copy_to_pmem_nt(c->dst, c->src, c->n);
+  } else {
+    copy_to_pmem(c->dst, c->src, c->n);
+    flush_lines(c->dst, c->n);
+  }
+  drain();
+}
+
+void DoFlush(void* a) {
+  auto* c = static_cast<CopyArgs*>(a);
+  flush_lines(c->dst, c->n);
+}
+
+void DoPersist(void* a) {
+  auto* c = static_cast<CopyArgs*>(a);
+  flush_lines(c->dst, c->n);
+  drain();
+}
+
+bool Overlaps(const uint8_t* a, const uint8_t* b, size_t n) {
+  return n > 0 && a < b + n && b < a + n;
+}
+
+// Runs fn under the SIGBUS guard and turns a fault into a DaxMediaError.
+bool Guarded(Napi::Env env, Region* r, const char* op, void (*fn)(void*), CopyArgs* args) {
+  Fault f;
+  if (run_guarded(fn, args, &f)) return true;
+  uintptr_t base = reinterpret_cast<uintptr_t>(r->base);
+  int64_t off = (f.addr >= base && f.addr < base + r->length) ? static_cast<int64_t>(f.addr - base) : -1;
+  ThrowMediaError(env, op, r->path.c_str(), off, f.addr, f.code);
+  return false;
+}
+
+// map(fd, offset, length, readonly, mapMode, align, persistMode, path)
+Napi::Value JS_map(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, offset, length, mode, align, persist;
+  if (!GetInt64(env, info[0], "fd", &fd) || !GetInt64(env, info[1], "offset", &offset) ||
+      !GetInt64(env, info[2], "length", &length) || !GetInt64(env, info[4], "mapMode", &mode) ||
+      !GetInt64(env, info[5], "align", &align) || !GetInt64(env, info[6], "persistMode", &persist))
+    return env.Undefined();
+  if (fd < 0 || offset < 0 || length <= 0 || align <= 0 || (align & (align - 1)) != 0 ||
+      mode < kMapShared || mode > kMapSync || persist < kPersistNone || persist > kPersistFence) {
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "map(): argument out of range");
+    return env.Undefined();
+  }
+  bool readonly = info[3].ToBoolean().Value();
+  std::string path = info[7].IsString() ? info[7].As<Napi::String>().Utf8Value() : std::string();
+
+  void* p = nullptr;
+  int rc = map(static_cast<int>(fd), static_cast<uint64_t>(offset), static_cast<size_t>(length),
+               readonly, static_cast<MapMode>(mode), static_cast<size_t>(align), &p);
+  if (rc < 0) {
+    ThrowSystemError(env, -rc, "mmap", path.empty() ? nullptr : path.c_str());
+    return env.Undefined();
+  }
+  Region* r = new Region();
+  r->base = static_cast<uint8_t*>(p);
+  r->length = static_cast<size_t>(length);
+  r->mapped = true;
+  r->readonly = readonly;
+  r->persist_mode = readonly ? kPersistNone : static_cast<int>(persist);
+  r->refs = 1;
+  r->path = std::move(path);
+  Link(addon_data(env), r);
+  auto ext = Napi::External<Region>::New(env, r, FinalizeHandle);
+  ext.TypeTag(&g_tag);
+  return ext;
+}
+
+Napi::Value JS_address(const Napi::CallbackInfo& info) {
+  Region* r = GetRegion(info);
+  if (r == nullptr) return info.Env().Undefined();
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(r->base)));
+}
+
+// buffer(handle, offset, length): an external ArrayBuffer over part of the
+// mapping. Created without a finalizer of its own; the napi_wrap carries one
+// instead, because a wrap can be removed (by close()) and an external
+// buffer's finalizer cannot, so GC and close() never both release.
+Napi::Value JS_buffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = GetRegion(info);
+  size_t off, len;
+  if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
+  napi_value ab;
+  napi_status st = r->addon != nullptr && r->addon->refuse_external_buffers
+                       ? napi_no_external_buffers_allowed
+                       : napi_create_external_arraybuffer(env, r->base + off, len, nullptr, nullptr, &ab);
+  if (st == napi_no_external_buffers_allowed) {
+    // Never fall back to a copy: stores into a copy would silently never
+    // reach the media, and persist() would be a lie.
+    ThrowCodeError(env, "ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED",
+                   "This JavaScript runtime does not allow ArrayBuffers over external memory "
+                   "(napi_no_external_buffers_allowed), so a mapping cannot be exposed without copying");
+    return env.Undefined();
+  }
+  if (st != napi_ok) {
+    if (!env.IsExceptionPending()) Napi::Error::New(env).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  napi_ref ref;
+  if (napi_wrap(env, ab, r, FinalizeBuffer, nullptr, nullptr) != napi_ok ||
+      napi_create_reference(env, ab, 0, &ref) != napi_ok) {
+    Napi::Error::New(env).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  r->refs++;
+  r->buffers.push_back(ref);
+  return Napi::Value(env, ab);
+}
+
+// close(handle): detach every ArrayBuffer first, so that stale views read as
+// length 0 and can never touch the range after munmap (or whatever the
+// kernel maps there next). Idempotent.
+Napi::Value JS_close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = GetRegion(info, false);
+  if (r == nullptr || !r->mapped) return env.Undefined();
+  for (napi_ref ref : r->buffers) {
+    napi_value ab = nullptr;
+    if (napi_get_reference_value(env, ref, &ab) == napi_ok && ab != nullptr) {
+      void* data = nullptr;
+      if (napi_remove_wrap(env, ab, &data) == napi_ok) r->refs--;
+      napi_status st = napi_detach_arraybuffer(env, ab);
+      (void)st;  // external and not yet detached: cannot fail
+    }
+    napi_delete_reference(env, ref);
+  }
+  r->buffers.clear();
+  Unmap(r);
+  return env.Undefined();
+}
+
+Napi::Value JS_persist(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = GetRegion(info);
+  size_t off, len;
+  if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
+  switch (r->persist_mode) {
+    case kPersistFlush: {
+      CopyArgs a{r->base + off, nullptr, len};
+      Guarded(env, r, "persist", DoPersist, &a);
+      break;
+    }
+    case kPersistFence: drain(); break;
+    case kPersistMsync: {
+      int rc = msync_range(r->base + off, len);
+      if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
+      break;
+    }
+    default: break;
+  }
+  return env.Undefined();
+}
+
+Napi::Value JS_flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = GetRegion(info);
+  size_t off, len;
+  if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
+  if (r->persist_mode == kPersistFlush) {
+    CopyArgs a{r->base + off, nullptr, len};
+    Guarded(env, r, "flush", DoFlush, &a);
+  } else if (r->persist_mode == kPersistMsync) {
+    int rc = msync_range(r->base + off, len);
+    if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
+  }
+  return env.Undefined();
+}
+
+Napi::Value JS_drain(const Napi::CallbackInfo& info) {
+  Region* r = GetRegion(info);
+  if (r != nullptr && (r->persist_mode == kPersistFlush || r->persist_mode == kPersistFence)) drain();
+  return info.Env().Undefined();
+}
+
+// read(handle, offset, target): copies target.byteLength bytes out of the
+// mapping, under the SIGBUS guard.
+Napi::Value JS_read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = GetRegion(info);
+  int64_t o;
+  uint8_t* dst;
+  size_t n;
+  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], &dst, &n))
+    return env.Undefined();
+  if (o < 0 || static_cast<uint64_t>(o) > r->length || n > r->length - static_cast<uint64_t>(o)) {
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The range is outside the mapping");
+    return env.Undefined();
+  }
+  CopyArgs a{dst, r->base + o, n};
+  Guarded(env, r, "read", Overlaps(dst, r->base + o, n) ? DoMove : DoCopyFrom, &a);
+  return env.Undefined();
+}
+
+Napi::Value WriteImpl(const Napi::CallbackInfo& info, bool persist) {
+  Napi::Env env = info.Env();
+  Region* r = GetRegion(info);
+  int64_t o;
+  uint8_t* src;
+  size_t n;
+  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], &src, &n))
+    return env.Undefined();
+  if (r->readonly) {
+    ThrowCodeError(env, "ERR_DAX_READONLY", "The mapping is read-only");
+    return env.Undefined();
+  }
+  if (o < 0 || static_cast<uint64_t>(o) > r->length || n > r->length - static_cast<uint64_t>(o)) {
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The range is outside the mapping");
+    return env.Undefined();
+  }
+  uint8_t* dst = r->base + o;
+  CopyArgs a{dst, src, n};
+  const char* op = persist ? "copyPersist" : "write";
+  bool overlap = Overlaps(dst, src, n);
+  if (!persist) {
+    Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a);
+    return env.Undefined();
+  }
+  switch (r->persist_mode) {
+    case kPersistFlush:
+      if (overlap) {
+        if (Guarded(env, r, op, DoMove, &a)) Guarded(env, r, op, DoPersist, &a);
+      } else {
+        Guarded(env, r, op, DoCopyPersist, &a);
+      }
+      break;
+    case kPersistFence:
+      // eADR: caches are in the persistence domain, only ordering is needed.
+      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a)) drain();
+      break;
+    default:
+      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a)) {
+        int rc = msync_range(dst, n);
+        if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
+      }
+      break;
+  }
+  return env.Undefined();
+}
+
+Napi::Value JS_write(const Napi::CallbackInfo& info) { return WriteImpl(info, false); }
+Napi::Value JS_copyPersist(const Napi::CallbackInfo& info) { return WriteImpl(info, true); }
+
+Napi::Value JS_cpuInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CpuInfo& c = cpu();
+  Napi::Object o = Napi::Object::New(env);
+  const char* flush = c.flush == kFlushClwb ? "clwb"
+                      : c.flush == kFlushClflushopt ? "clflushopt"
+                      : c.flush == kFlushClflush ? "clflush" : "none";
+  o.Set("flush", flush);
+  o.Set("clflush", c.has_clflush);
+  o.Set("clflushopt", c.has_clflushopt);
+  o.Set("clwb", c.has_clwb);
+  o.Set("nonTemporal", c.has_sse2);
+  o.Set("lineSize", c.line_size);
+  o.Set("pageSize", Napi::Number::New(env, static_cast<double>(page_size())));
+  return o;
+}
+
+}  // namespace
+
+void InitMapping(Napi::Env env, Napi::Object exports) {
+  // A random tag per process: handles from another copy of the addon (or
+  // forged ones) never pass CheckTypeTag. Workers load concurrently.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::random_device rd;
+    g_tag.lower = (static_cast<uint64_t>(rd()) << 32) | rd();
+    g_tag.upper = (static_cast<uint64_t>(rd()) << 32) | rd();
+  });
+  install_sigbus_handler();
+  AddonData* d = addon_data(env);
+  env.AddCleanupHook(CleanupHook, d);
+
+  exports.Set("map", Napi::Function::New(env, JS_map, "map"));
+  exports.Set("address", Napi::Function::New(env, JS_address, "address"));
+  exports.Set("buffer", Napi::Function::New(env, JS_buffer, "buffer"));
+  exports.Set("close", Napi::Function::New(env, JS_close, "close"));
+  exports.Set("persist", Napi::Function::New(env, JS_persist, "persist"));
+  exports.Set("flush", Napi::Function::New(env, JS_flush, "flush"));
+  exports.Set("drain", Napi::Function::New(env, JS_drain, "drain"));
+  exports.Set("read", Napi::Function::New(env, JS_read, "read"));
+  exports.Set("write", Napi::Function::New(env, JS_write, "write"));
+  exports.Set("copyPersist", Napi::Function::New(env, JS_copyPersist, "copyPersist"));
+  exports.Set("cpuInfo", Napi::Function::New(env, JS_cpuInfo, "cpuInfo"));
+}
+
+}  // namespace dax
