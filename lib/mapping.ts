@@ -5,7 +5,7 @@ import { binding, MapMode, PersistMode, type NativeHandle } from './binding';
 import { fdPath, fileDaxFacts, notDaxReason } from './dax-reason';
 import { DaxError, DaxSystemError, invalidArgType, invalidArgValue, outOfRange } from './errors';
 import { fstatx } from './statx';
-import { devdaxInfo, hasAutoFlush, isDevdax } from './sysfs';
+import { charSubsystem, devdaxInfo, hasAutoFlush } from './sysfs';
 import {
   rejectUnknownOptions,
   toView,
@@ -342,7 +342,12 @@ export function open(target: string | number, options?: OpenOptions): DaxMapping
   } else if (typeof target === 'string') {
     path = validatePath('target', target);
     const flags = (o.readonly ? fs.constants.O_RDONLY : fs.constants.O_RDWR) | (o.create ? fs.constants.O_CREAT : 0);
-    fd = fs.openSync(path, flags, o.mode);
+    try {
+      fd = fs.openSync(path, flags, o.mode);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw notADirectory(path);
+      throw e;
+    }
     ownFd = true;
   } else {
     throw invalidArgType('target', 'of type string or number (a file descriptor)', target);
@@ -354,9 +359,13 @@ export function open(target: string | number, options?: OpenOptions): DaxMapping
   }
 }
 
+function notADirectory(path: string): TypeError {
+  return invalidArgValue('target', path, 'must be a regular file or a devdax character device, not a directory');
+}
+
 function mapFd(fd: number, path: string, o: ParsedOptions): DaxMapping {
   const st = fs.fstatSync(fd);
-  if (st.isDirectory()) throw invalidArgValue('target', path, 'must be a regular file or a devdax character device, not a directory');
+  if (st.isDirectory()) throw notADirectory(path);
   if (st.isCharacterDevice()) return mapDevdax(fd, path, o);
   if (!st.isFile()) {
     const what = st.isBlockDevice() ? 'a block device (mount a DAX filesystem on it, or configure the namespace as devdax)' : 'not a regular file';
@@ -433,8 +442,9 @@ function mapDevdax(fd: number, path: string, o: ParsedOptions): DaxMapping {
   // glibc's dev_t encoding (gnu_dev_major/minor).
   const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
   const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
-  if (!isDevdax(major, minor)) {
-    throw invalidArgValue('target', path, `must be a regular file or a devdax character device; ${major}:${minor} is a character device of another subsystem`);
+  const subsystem = charSubsystem(major, minor);
+  if (subsystem !== 'dax') {
+    throw invalidArgValue('target', path, `must be a regular file or a devdax character device; ${major}:${minor} is a character device of the '${subsystem ?? 'unknown'}' subsystem`);
   }
   if (o.create) throw invalidArgValue('options.create', true, 'cannot be used with a devdax device');
   const dev = devdaxInfo(major, minor);

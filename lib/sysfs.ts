@@ -74,9 +74,9 @@ export interface DevdaxInfo {
   sysPath: string;
 }
 
-/** Whether the character device MAJ:MIN belongs to the dax subsystem. */
-export function isDevdax(major: number, minor: number, sysRoot = DEFAULT_SYSFS): boolean {
-  return readLinkBase(path.join(sysRoot, 'dev', 'char', `${major}:${minor}`, 'subsystem')) === 'dax';
+/** The subsystem of character device MAJ:MIN (`'dax'` for devdax), or null. */
+export function charSubsystem(major: number, minor: number, sysRoot = DEFAULT_SYSFS): string | null {
+  return readLinkBase(path.join(sysRoot, 'dev', 'char', `${major}:${minor}`, 'subsystem'));
 }
 
 export function devdaxInfo(major: number, minor: number, sysRoot = DEFAULT_SYSFS): DevdaxInfo {

@@ -213,11 +213,19 @@ bool Overlaps(const uint8_t* a, const uint8_t* b, size_t n) {
 }
 
 // Runs fn under the SIGBUS guard and turns a fault into a DaxMediaError.
-bool Guarded(Napi::Env env, Region* r, const char* op, void (*fn)(void*), CopyArgs* args) {
+// Faults come a page at a time, and the loads of one 64-byte chunk may be
+// issued in any order, so the failing offset reported is the start of the
+// faulting page, clamped to the start of the access (`from`): every byte
+// before it was reached without a fault.
+bool Guarded(Napi::Env env, Region* r, const char* op, void (*fn)(void*), CopyArgs* args, size_t from) {
   Fault f;
   if (run_guarded(fn, args, &f)) return true;
-  uintptr_t base = reinterpret_cast<uintptr_t>(r->base);
-  int64_t off = (f.addr >= base && f.addr < base + r->length) ? static_cast<int64_t>(f.addr - base) : -1;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(r->base);
+  int64_t off = -1;
+  if (f.addr >= base && f.addr < base + r->length) {
+    uintptr_t page = (f.addr - base) & ~(static_cast<uintptr_t>(page_size()) - 1);
+    off = static_cast<int64_t>(page < from ? from : page);
+  }
   ThrowMediaError(env, op, r->path.c_str(), off, f.addr, f.code);
   return false;
 }
@@ -331,7 +339,7 @@ Napi::Value JS_persist(const Napi::CallbackInfo& info) {
   switch (r->persist_mode) {
     case kPersistFlush: {
       CopyArgs a{r->base + off, nullptr, len};
-      Guarded(env, r, "persist", DoPersist, &a);
+      Guarded(env, r, "persist", DoPersist, &a, off);
       break;
     }
     case kPersistFence: drain(); break;
@@ -352,7 +360,7 @@ Napi::Value JS_flush(const Napi::CallbackInfo& info) {
   if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
   if (r->persist_mode == kPersistFlush) {
     CopyArgs a{r->base + off, nullptr, len};
-    Guarded(env, r, "flush", DoFlush, &a);
+    Guarded(env, r, "flush", DoFlush, &a, off);
   } else if (r->persist_mode == kPersistMsync) {
     int rc = msync_range(r->base + off, len);
     if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
@@ -381,7 +389,7 @@ Napi::Value JS_read(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   CopyArgs a{dst, r->base + o, n};
-  Guarded(env, r, "read", Overlaps(dst, r->base + o, n) ? DoMove : DoCopyFrom, &a);
+  Guarded(env, r, "read", Overlaps(dst, r->base + o, n) ? DoMove : DoCopyFrom, &a, static_cast<size_t>(o));
   return env.Undefined();
 }
 
@@ -402,27 +410,28 @@ Napi::Value WriteImpl(const Napi::CallbackInfo& info, bool persist) {
     return env.Undefined();
   }
   uint8_t* dst = r->base + o;
+  const size_t from = static_cast<size_t>(o);
   CopyArgs a{dst, src, n};
   const char* op = persist ? "copyPersist" : "write";
   bool overlap = Overlaps(dst, src, n);
   if (!persist) {
-    Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a);
+    Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, from);
     return env.Undefined();
   }
   switch (r->persist_mode) {
     case kPersistFlush:
       if (overlap) {
-        if (Guarded(env, r, op, DoMove, &a)) Guarded(env, r, op, DoPersist, &a);
+        if (Guarded(env, r, op, DoMove, &a, from)) Guarded(env, r, op, DoPersist, &a, from);
       } else {
-        Guarded(env, r, op, DoCopyPersist, &a);
+        Guarded(env, r, op, DoCopyPersist, &a, from);
       }
       break;
     case kPersistFence:
       // eADR: caches are in the persistence domain, only ordering is needed.
-      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a)) drain();
+      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, from)) drain();
       break;
     default:
-      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a)) {
+      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, from)) {
         int rc = msync_range(dst, n);
         if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
       }

@@ -1,0 +1,140 @@
+// close(), stale views, exit and worker teardown, the GC safety net. Crash
+// behaviour is observed from a parent process, never by crashing mocha.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { open, DaxError } from '../../lib';
+import { mapsOf, mkTempDir, nextFile, runFixture, PAGE } from '../helpers';
+
+describe('close() and lifetime', function () {
+  let dir: string;
+  before(() => (dir = mkTempDir()));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('detaches buffer, bytes and every view, then unmaps; idempotent', function () {
+    const f = nextFile(dir);
+    fs.writeFileSync(f, Buffer.alloc(2 * PAGE, 1));
+    const m = open(f);
+    const bytes = m.bytes;
+    const buffer = m.buffer;
+    const view = m.view(PAGE, 10);
+    const u32 = new Uint32Array(m.buffer, 8, 4);
+    assert.equal(mapsOf(f).length, 1);
+    m.close();
+    assert.equal(m.closed, true);
+    assert.equal(bytes.byteLength, 0);
+    assert.equal(buffer.byteLength, 0);
+    assert.equal(view.byteLength, 0);
+    assert.equal(u32.length, 0);
+    assert.equal(bytes[0], undefined);
+    assert.equal(mapsOf(f).length, 0, 'unmapped');
+    m.close();
+    m[Symbol.dispose]();
+    assert.equal(m.closed, true);
+  });
+
+  it('every method and property of a closed mapping throws ERR_DAX_CLOSED', function () {
+    const f = nextFile(dir);
+    fs.writeFileSync(f, Buffer.alloc(PAGE));
+    const m = open(f);
+    m.close();
+    const calls: Array<[string, () => unknown]> = [
+      ['buffer', () => m.buffer],
+      ['bytes', () => m.bytes],
+      ['view', () => m.view(0, 1)],
+      ['persist', () => m.persist()],
+      ['flush', () => m.flush()],
+      ['drain', () => m.drain()],
+      ['read', () => m.read(0, 1)],
+      ['write', () => m.write(0, Buffer.from('x'))],
+      ['copyPersist', () => m.copyPersist(0, Buffer.from('x'))],
+    ];
+    for (const [name, fn] of calls) {
+      assert.throws(fn, (e: unknown) => {
+        assert.ok(e instanceof DaxError, name);
+        assert.equal(e.code, 'ERR_DAX_CLOSED', name);
+        assert.equal(e.message, 'The mapping is closed');
+        return true;
+      });
+    }
+    // Plain facts stay readable.
+    assert.equal(m.length, PAGE);
+    assert.equal(m.path, f);
+  });
+
+  it('Symbol.dispose closes the mapping', function () {
+    const f = nextFile(dir);
+    fs.writeFileSync(f, Buffer.alloc(PAGE));
+    const m = open(f);
+    const b = m.bytes;
+    m[Symbol.dispose]();
+    assert.equal(m.closed, true);
+    assert.equal(b.byteLength, 0);
+  });
+
+  it('the mapping cannot be constructed directly', function () {
+    const f = nextFile(dir);
+    fs.writeFileSync(f, Buffer.alloc(PAGE));
+    const m = open(f);
+    const Ctor = m.constructor as new (...a: unknown[]) => unknown;
+    assert.throws(() => new Ctor(Symbol('x'), {}), /Illegal constructor: use daxkit.open\(\)/);
+    m.close();
+  });
+
+  it('stale views after close() read length 0 in a child, which exits normally', async function () {
+    const r = await runFixture('stale-view', [nextFile(dir)]);
+    assert.equal(r.signal, null, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.messages[0], { bytes: 0, buffer: 0, sub: 0, view: 0, read: true, dataViewThrew: true, maps: false });
+  });
+
+  it('a process exits cleanly with mappings open (return, process.exit)', async function () {
+    for (const how of ['return', 'exit']) {
+      const r = await runFixture('exit-open', [nextFile(dir), how]);
+      assert.equal(r.signal, null, `${how}: ${r.stderr}`);
+      assert.equal(r.code, 0, `${how}: ${r.stderr}`);
+    }
+    const r = await runFixture('exit-open', [nextFile(dir), 'throw']);
+    assert.equal(r.signal, null);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /deliberate, with 65536 bytes mapped/);
+  });
+
+  it('a worker that maps and returns without close() leaves nothing mapped', async function () {
+    const r = await runFixture('worker-map', [nextFile(dir), 'return']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.messages[0], { code: 0, sumInWorker: 7 << 20, mappedInWorker: 2, mappedAfter: 0 });
+  });
+
+  it('a worker terminated while it uses a mapping leaves nothing mapped', async function () {
+    const r = await runFixture('worker-map', [nextFile(dir), 'terminate']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = r.messages[0] as { code: number; mappedInWorker: number; mappedAfter: number };
+    assert.equal(m.code, 1, 'terminate() gives exit code 1');
+    assert.equal(m.mappedInWorker, 2);
+    assert.equal(m.mappedAfter, 0);
+  });
+
+  it('GC safety net: unmaps a dropped mapping, but not while a buffer over it is reachable', async function () {
+    const r = await runFixture('gc-unmap', [nextFile(dir)], { execArgv: ['--expose-gc'] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.messages[0], {
+      mappedWhileBufferHeld: true,
+      keptStillReadable: true,
+      mappedAfterAllDropped: false,
+      mappedAfterHandleDropped: false,
+    });
+  });
+
+  it('a runtime that refuses external buffers gets ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED, never a copy (simulated: Node never refuses)', async function () {
+    const r = await runFixture('no-external-buffers', [nextFile(dir)], { env: { DAXKIT_TEST_NO_EXTERNAL_BUFFERS: '1' } });
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.messages[0] as Record<string, { code: string; message: string; isError: boolean } | boolean>;
+    for (const k of ['buffer', 'bytes', 'view']) {
+      const e = out[k] as { code: string; message: string; isError: boolean };
+      assert.equal(e.code, 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED', k);
+      assert.equal(e.isError, true);
+      assert.match(e.message, /does not allow ArrayBuffers over external memory \(napi_no_external_buffers_allowed\)/);
+    }
+    assert.equal(out.readStillWorks, true);
+  });
+});
