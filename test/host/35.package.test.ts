@@ -1,0 +1,77 @@
+// The package as users get it: require and import by name, the CLI entry.
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { mkTempDir } from '../helpers';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const CLI = path.join(ROOT, 'dist', 'lib', 'cli.js');
+
+function node(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('the package', function () {
+  let app: string;
+  before(() => {
+    // A user's project with daxkit in node_modules.
+    app = mkTempDir();
+    fs.mkdirSync(path.join(app, 'node_modules'));
+    fs.symlinkSync(ROOT, path.join(app, 'node_modules', 'daxkit'));
+  });
+  after(() => fs.rmSync(app, { recursive: true, force: true }));
+
+  it("require('daxkit') gives the API", function () {
+    const r = node(['-e', "const d = require('daxkit'); console.log(typeof d.open, typeof d.statx, d.STATX_ATTR_DAX, d.FS_XFLAG_DAX, d.MAP_SYNC)"], app);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'function function 2097152 32768 524288');
+  });
+
+  it("import { open } from 'daxkit' works from an ES module", function () {
+    fs.writeFileSync(path.join(app, 'main.mjs'), "import { open, DaxMapping, DaxMediaError } from 'daxkit';\nimport daxkit from 'daxkit';\nconsole.log(typeof open, typeof DaxMapping, typeof DaxMediaError, daxkit.open === open);\n");
+    const r = node(['main.mjs'], app);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'function function function true');
+  });
+
+  it('ships .d.ts types next to the compiled JS', function () {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { types: string; bin: { daxkit: string } };
+    assert.ok(fs.existsSync(path.join(ROOT, pkg.types)));
+    assert.match(fs.readFileSync(path.join(ROOT, pkg.types), 'utf8'), /export \{ open, DaxMapping/);
+    assert.equal(pkg.bin.daxkit, 'dist/lib/cli.js');
+  });
+
+  describe('the daxkit command', function () {
+    it('--version and help', function () {
+      const v = node([CLI, '--version'], app);
+      assert.equal(v.status, 0);
+      assert.equal(v.stdout.trim(), (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+      const h = node([CLI, 'help'], app);
+      assert.equal(h.status, 0);
+      assert.match(h.stdout, /^Usage: daxkit COMMAND/);
+      assert.match(h.stdout, /\n {2}vm {2,}run a command in a throw-away VM/);
+      const hv = node([CLI, 'help', 'vm'], app);
+      assert.equal(hv.status, 0);
+      assert.match(hv.stdout, /^Usage: daxkit vm \[OPTIONS\] \[--\] COMMAND/);
+      assert.equal(node([CLI, 'vm', '--help'], app).stdout, hv.stdout);
+    });
+
+    it('usage errors exit 2 with the reason on stderr', function () {
+      for (const [args, msg] of [
+        [[], /^Usage: daxkit COMMAND/],
+        [['frobnicate'], /^daxkit: unknown command 'frobnicate' \(see daxkit help\)$/],
+        [['help', 'nope'], /^daxkit: unknown command 'nope'/],
+        [['vm', '--bogus'], /^daxkit: unknown option --bogus \(see daxkit vm --help\)$/],
+        [['vm', '--mem'], /^daxkit: option --mem needs a value$/],
+        [['vm', '--mem', '1G'], /^daxkit: no command given/],
+      ] as const) {
+        const r = node([CLI, ...args], app);
+        assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stdout, '');
+        assert.match(r.stderr.trim(), msg);
+      }
+    });
+  });
+});

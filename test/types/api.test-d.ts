@@ -1,0 +1,45 @@
+// Compile-only checks of the public types (tsc -p tsconfig.json, run by
+// npm test): misuse must not compile. Never executed.
+import { open, statx, DaxMapping, DaxError, DaxMediaError, DaxSystemError, type OpenOptions, type MappingKind, type FlushMechanism } from '../../lib';
+
+export function typeChecks(): void {
+  const m: DaxMapping = open('/mnt/pmem/f', { size: 4096, create: true, sync: 'required' });
+  const kind: MappingKind = m.kind;
+  const mech: FlushMechanism = m.flushMechanism;
+  const u8: Uint8Array = m.bytes;
+  const ab: ArrayBuffer = m.buffer;
+  const buf: Buffer = m.read(0, 10);
+  const addr: bigint = m.address;
+  m.persist();
+  m.persist(0, 64);
+  m.copyPersist(0, new Float64Array(2));
+  m.write(0, new DataView(new ArrayBuffer(4)));
+  m.close();
+  m[Symbol.dispose]();
+  open(3);
+  const o: OpenOptions = { offset: 0, readonly: true };
+  const dax: boolean | null = statx('/x').dax;
+  const e = new DaxError('ERR_DAX_CLOSED', 'x');
+  const code: 'ERR_DAX_CLOSED' | 'ERR_DAX_NOT_SUPPORTED' | 'ERR_DAX_TOO_LARGE' | 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED' | 'ERR_DAX_READONLY' = e.code;
+  const off: number | undefined = (null as unknown as DaxMediaError).offset;
+  const sc: string = (null as unknown as DaxSystemError).syscall;
+  void [kind, mech, u8, ab, buf, addr, o, dax, code, off, sc];
+
+  // @ts-expect-error sync is 'auto' | 'required' | 'off'
+  open('/x', { sync: 'always' });
+  // @ts-expect-error size is a number
+  open('/x', { size: '4096' });
+  // @ts-expect-error no such option
+  open('/x', { readOnly: true });
+  // @ts-expect-error the target is a path or a descriptor
+  open(Buffer.from('/x'));
+  // @ts-expect-error length is read-only
+  m.length = 5;
+  // @ts-expect-error kind is one of three strings
+  const k: 'pmem' = m.kind;
+  // @ts-expect-error the constructor is internal
+  new DaxMapping();
+  // @ts-expect-error not an ERR_DAX_* code
+  new DaxError('ERR_OTHER', 'x');
+  void k;
+}
