@@ -75,3 +75,33 @@ describe('the package', function () {
     });
   });
 });
+
+describe('the README', function () {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const api = readme.slice(readme.indexOf('## API'), readme.indexOf('## Real DAX without pmem hardware'));
+
+  it('documents every export of the package', function () {
+    const exported = Object.keys(require(ROOT) as object);
+    const missing = exported.filter((name) => !api.includes(`\`${name}`));
+    assert.deepEqual(missing, [], `exports missing from the README's API section: ${missing.join(', ')}`);
+  });
+
+  it('documents every public member of DaxMapping, and nothing that is not there', function () {
+    const d = fs.readFileSync(path.join(ROOT, 'dist', 'lib', 'mapping.d.ts'), 'utf8');
+    const body = d.slice(d.indexOf('export declare class DaxMapping'), d.indexOf('\n}', d.indexOf('export declare class DaxMapping')));
+    const members = [...body.matchAll(/^ {4}(?:readonly |get )?([a-zA-Z]+)[(:<]/gm)].map((m) => m[1]).filter((n) => n !== 'constructor');
+    const table = api.slice(api.indexOf('### `DaxMapping`'), api.indexOf('### `statx'));
+    const missing = [...new Set(members)].filter((name) => !table.includes(`\`${name}`));
+    assert.deepEqual(missing, [], `DaxMapping members missing from the README: ${missing.join(', ')}`);
+    const documented = [...table.matchAll(/^\| `([a-zA-Z]+)/gm)].map((m) => m[1]);
+    const extra = documented.filter((n) => !members.includes(n));
+    assert.deepEqual(extra, [], `README documents DaxMapping members that do not exist: ${extra.join(', ')}`);
+  });
+
+  it('names the two commands of a fresh clone, and npm test', function () {
+    const firstScreen = readme.split('\n').slice(0, 25).join('\n');
+    assert.match(firstScreen, /npm ci && npm run vm -- node scripts\/examples\/hello-dax\.js/);
+    assert.match(firstScreen, /\nnpm test /);
+    assert.ok(fs.existsSync(path.join(ROOT, 'scripts', 'examples', 'hello-dax.js')));
+  });
+});
