@@ -102,6 +102,7 @@ export interface NativeBinding {
   ): { before: NativeFsXattr; after: NativeFsXattr };
   fallocate(fd: number, mode: number, offset: number, length: number, path?: string): void;
   fiemap(fd: number, path?: string): NativeExtent[];
+  xfsGeometryFlags(path: string): number;
 }
 
 // Compiled to dist/lib/, so the package root (build/, prebuilds/) is two up.

@@ -2,8 +2,10 @@
 // The daxkit command: a thin shell over the library's exported functions.
 import { err, out, UsageError, type Command } from './cli/common';
 import { vm } from './cli/vm';
+import { status } from './cli/status';
+import { flag } from './cli/flag';
 
-const commands: Record<string, Command> = { vm };
+const commands: Record<string, Command> = { status, flag, vm };
 
 function version(): string {
   return (require('../../package.json') as { version: string }).version;
@@ -68,8 +70,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (e) {
-    if (e instanceof UsageError) {
-      err(e.message);
+    // parseArgs reports unknown options and missing values as ERR_PARSE_ARGS_*.
+    if (e instanceof UsageError || String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
+      err((e as Error).message);
       return 2;
     }
     err((e as Error).message);

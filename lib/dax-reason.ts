@@ -1,36 +1,61 @@
-// Why a regular file is not (yet) DAX, in one line an admin can act on.
+// The rules of Documentation/filesystems/dax.rst ("Enabling DAX on xfs and
+// ext4") as code: the facts behind a path's DAX state, what they imply, and
+// the one-line reason an admin can act on. Shared by open() (why MAP_SYNC is
+// refused), daxStatus() and setDaxFlag().
 import * as fs from 'node:fs';
-import { binding } from './binding';
+import { binding, type NativeStatx } from './binding';
 import { DAX_FILESYSTEMS, daxMountMode, findMount, readMounts, type DaxMountMode, type MountEntry } from './mounts';
-import { fstatx } from './statx';
+import { STATX_ATTR_DAX } from './statx';
 import { blockDeviceDax } from './sysfs';
 
 /** FS_XFLAG_DAX: the persistent per-inode DAX flag (FS_IOC_FSGETXATTR). */
 export const FS_XFLAG_DAX = 0x00008000;
+const FS_XFLAG_IMMUTABLE = 0x00000008;
+const FS_XFLAG_APPEND = 0x00000010;
 
-export interface FileDaxFacts {
-  /** STATX_ATTR_DAX of the file (null: kernel too old to report it). */
-  dax: boolean | null;
-  mount: MountEntry | undefined;
-  mode: DaxMountMode;
-  /** FS_XFLAG_DAX, or null where the filesystem has no such ioctl. */
-  flag: boolean | null;
-  /** queue/dax of the block device, null when unknown. */
-  deviceDax: boolean | null;
-  blksize: number;
-}
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
 
-function flagOf(p: string): boolean | null {
-  try {
-    return (binding.fsGetXattr(p, true).xflags & FS_XFLAG_DAX) !== 0;
-  } catch {
-    return null;
+export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
+
+export function entryType(mode: number): EntryType {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      return 'file';
+    case S_IFDIR:
+      return 'directory';
+    case S_IFLNK:
+      return 'symlink';
+    default:
+      return 'other';
   }
 }
 
-/** Gathers the facts behind a file's DAX state, from an open fd. */
-export function fileDaxFacts(fd: number, realPath: string): FileDaxFacts {
-  const st = fstatx(fd);
+/** What the filesystem and the device of a path say about DAX (the same for every inode of one filesystem). */
+export interface FsFacts {
+  mount: MountEntry | undefined;
+  mode: DaxMountMode;
+  /** queue/dax of the block device; null when there is none (tmpfs, 9p...). */
+  deviceDax: boolean | null;
+  devMajor: number;
+  devMinor: number;
+}
+
+export interface InodeFacts {
+  type: EntryType;
+  /** STATX_ATTR_DAX; null when the kernel cannot say (before 5.8). */
+  dax: boolean | null;
+  /** FS_XFLAG_DAX; null when the filesystem has no FS_IOC_FSGETXATTR. */
+  flag: boolean | null;
+  /** Immutable or append-only: the flag cannot be changed. */
+  locked: boolean;
+  blksize: number;
+  uid: number;
+}
+
+export function fsFacts(realPath: string, st: Pick<NativeStatx, 'devMajor' | 'devMinor'>): FsFacts {
   let mount: MountEntry | undefined;
   try {
     mount = findMount(realPath, readMounts(), { major: st.devMajor, minor: st.devMinor });
@@ -38,35 +63,115 @@ export function fileDaxFacts(fd: number, realPath: string): FileDaxFacts {
     mount = undefined;
   }
   return {
-    dax: st.dax,
     mount,
     mode: mount ? daxMountMode(mount) : 'unsupported',
-    flag: flagOf(realPath),
     deviceDax: blockDeviceDax(st.devMajor, st.devMinor),
-    blksize: st.blksize,
+    devMajor: st.devMajor,
+    devMinor: st.devMinor,
   };
 }
 
-/**
- * The reason a file is not mapped with DAX (and MAP_SYNC), from its facts.
- * `pageSize` is the kernel page size.
- */
-export function notDaxReason(p: string, f: FileDaxFacts, pageSize: number): string {
-  const m = f.mount;
-  const at = m ? ` (mounted at ${m.mountPoint})` : '';
-  if (m === undefined) return `not on a DAX mount: the filesystem of ${p} could not be found in /proc/self/mountinfo`;
-  if (!DAX_FILESYSTEMS.includes(m.fstype)) return `not on a DAX mount: ${p} is on ${m.fstype}${at}, which has no DAX support`;
-  if (f.deviceDax === false) return `not on a DAX mount: the device ${m.source}${at} does not support DAX (it is not persistent memory)`;
-  if (f.mode === 'never') return `the filesystem ${m.source}${at} is mounted dax=never (or without -o dax)`;
-  if (f.dax === true) return `${p} is DAX, but the kernel refused MAP_SYNC for it (the device may not support synchronous faults)`;
-  if (f.blksize !== pageSize) return `the filesystem block size (${f.blksize}) is not the page size (${pageSize}); DAX needs them equal`;
-  if (f.mode === 'inode') {
-    if (f.flag === false) return `dax=inode and FS_XFLAG_DAX not set: ${m.source}${at} follows the per-file flag, and ${p} does not have it`;
-    if (f.flag === true) {
-      return `FS_XFLAG_DAX is set on ${p} but the file has not switched to DAX yet: it switches once every process has closed it and its inode is evicted`;
-    }
+/** The xflags of a path, or null where the filesystem has no such ioctl. */
+export function readXflags(p: string, follow: boolean): number | null {
+  try {
+    return binding.fsGetXattr(p, follow).xflags;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTTY' || code === 'EOPNOTSUPP' || code === 'EINVAL') return null;
+    throw e;
   }
-  return `${p} is not DAX on ${m.fstype}${at} (dax=${f.mode})`;
+}
+
+export function inodeFacts(st: NativeStatx, xflags: number | null): InodeFacts {
+  const bit = BigInt(STATX_ATTR_DAX);
+  const type = entryType(st.mode);
+  return {
+    type,
+    dax: (st.attributesMask & bit) === 0n ? null : (st.attributes & bit) !== 0n,
+    flag: xflags === null ? null : (xflags & FS_XFLAG_DAX) !== 0,
+    locked: xflags !== null && (xflags & (FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND)) !== 0,
+    blksize: st.blksize,
+    uid: st.uid,
+  };
+}
+
+function where(f: FsFacts): string {
+  return f.mount ? `${f.mount.source} (mounted at ${f.mount.mountPoint})` : 'its filesystem';
+}
+
+/**
+ * Why DAX cannot be in effect on this filesystem at all, whatever the flag
+ * says; null when it can. `subject` is the path the sentence is about.
+ */
+export function fsBlocker(f: FsFacts, subject?: string): string | null {
+  const m = f.mount;
+  if (m === undefined) return `not on a DAX mount: the filesystem of ${subject ?? 'this path'} could not be found in /proc/self/mountinfo`;
+  if (!DAX_FILESYSTEMS.includes(m.fstype)) {
+    return `not on a DAX mount: ${subject ? `${subject} is on ` : ''}${m.fstype} (mounted at ${m.mountPoint}), which has no DAX support`;
+  }
+  if (f.deviceDax === false) return `not on a DAX mount: the device ${m.source} (mounted at ${m.mountPoint}) does not support DAX (it is not persistent memory)`;
+  return null;
+}
+
+/** Whether a regular file with this flag should be DAX here (dax.rst rule 4), ignoring rule 6. */
+export function expectedFileDax(f: FsFacts, flag: boolean | null, blksize: number, pageSize: number): boolean {
+  if (fsBlocker(f) !== null || blksize !== pageSize) return false;
+  if (f.mode === 'always') return true;
+  if (f.mode === 'inode') return flag === true;
+  return false;
+}
+
+/** Whether the mount option makes FS_XFLAG_DAX moot (dax=always or dax=never). */
+export function mountOverrides(f: FsFacts): boolean {
+  return f.mode === 'always' || f.mode === 'never';
+}
+
+/**
+ * The reason a regular file is not DAX, for open(..., { sync: 'required' })
+ * and daxStatus(). `p` is the file as the user named it.
+ */
+export function notDaxReason(p: string, f: FsFacts, i: InodeFacts, pageSize: number): string {
+  const blocked = fsBlocker(f, p);
+  if (blocked !== null) return blocked;
+  if (f.mode === 'never') return `the filesystem ${where(f)} is mounted dax=never`;
+  if (i.dax === true) return `${p} is DAX, but the kernel refused MAP_SYNC for it (the device may not support synchronous faults)`;
+  if (i.blksize !== pageSize) return `the filesystem block size (${i.blksize}) is not the page size (${pageSize}); DAX needs them equal`;
+  if (f.mode === 'inode') {
+    if (i.flag === true) return pendingReason(p, true);
+    return `dax=inode and FS_XFLAG_DAX not set: ${where(f)} follows the per-file flag, and ${p} does not have it`;
+  }
+  return `${p} is not DAX (${f.mount?.fstype ?? 'unknown filesystem'}, dax=${f.mode})`;
+}
+
+/** dax.rst rule 6: an existing file switches only when its inode is evicted. */
+export function pendingReason(p: string, toDax: boolean, openers?: string): string {
+  const now = toDax ? 'is set' : 'is clear';
+  const who = openers ? ` (open in ${openers})` : '';
+  return `FS_XFLAG_DAX ${now} on ${p} but the file has not switched${toDax ? ' to DAX' : ' off DAX'} yet: it switches once every process has closed it${who} and its inode is evicted`;
+}
+
+/** The one-line state of a regular file. */
+export function fileReason(p: string, f: FsFacts, i: InodeFacts, pageSize: number): string {
+  if (i.dax === null) return 'the kernel cannot report whether the file is DAX (STATX_ATTR_DAX needs Linux 5.8)';
+  if (i.dax) {
+    if (f.mode === 'always') return `DAX: ${where(f)} is mounted dax=always`;
+    if (f.mode === 'inode' && i.flag === false) return pendingReason(p, false);
+    return `DAX: FS_XFLAG_DAX is set and ${where(f)} is mounted dax=inode`;
+  }
+  return notDaxReason(p, f, i, pageSize);
+}
+
+/** The one-line state of a directory: what new files created in it will be. */
+export function directoryReason(f: FsFacts, i: InodeFacts, pageSize: number): string {
+  const blocked = fsBlocker(f);
+  const flagNote = i.flag === null ? '' : i.flag ? ' (FS_XFLAG_DAX is set, and kept for a dax=inode mount)' : '';
+  if (blocked !== null) return `${blocked}${i.flag ? '; FS_XFLAG_DAX is set but has no effect' : ''}`;
+  if (f.mode === 'always') return `new files here are DAX: ${where(f)} is mounted dax=always, whatever FS_XFLAG_DAX says${flagNote}`;
+  if (f.mode === 'never') return `new files here are not DAX: ${where(f)} is mounted dax=never, whatever FS_XFLAG_DAX says${flagNote}`;
+  if (i.blksize !== pageSize) return `new files here are not DAX: the filesystem block size (${i.blksize}) is not the page size (${pageSize})`;
+  return i.flag
+    ? 'new files and directories created here inherit FS_XFLAG_DAX and are DAX (dax=inode)'
+    : 'new files here are not DAX: FS_XFLAG_DAX is not set on this directory (dax=inode)';
 }
 
 /** Resolves the path of an fd for messages. */
@@ -76,4 +181,10 @@ export function fdPath(fd: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The facts of an open regular file, for open()'s MAP_SYNC refusal. */
+export function openFileFacts(fd: number, realPath: string): { fs: FsFacts; inode: InodeFacts } {
+  const st = binding.statx(fd);
+  return { fs: fsFacts(realPath, st), inode: inodeFacts(st, readXflags(realPath, true)) };
 }

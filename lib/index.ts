@@ -14,3 +14,8 @@ export type { DaxErrorCode } from './errors';
 export const MAP_SYNC = 0x80000;
 /** MAP_SHARED_VALIDATE (mmap(2)). */
 export const MAP_SHARED_VALIDATE = 0x03;
+export { daxStatus } from './dax-status';
+export type { DaxStatus, DaxMount } from './dax-status';
+export { getDaxFlag, setDaxFlag } from './dax-flag';
+export type { GetDaxFlagOptions, SetDaxFlagOptions, DaxFlagReport, DaxFlagEntry, DaxFlagState } from './dax-flag';
+export type { DaxMountMode } from './mounts';

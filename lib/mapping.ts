@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import * as util from 'node:util';
 import { binding, MapMode, PersistMode, type NativeHandle } from './binding';
-import { fdPath, fileDaxFacts, notDaxReason } from './dax-reason';
+import { fdPath, notDaxReason, openFileFacts } from './dax-reason';
 import { DaxError, DaxSystemError, invalidArgType, invalidArgValue, outOfRange } from './errors';
 import { fstatx } from './statx';
 import { charSubsystem, devdaxInfo, hasAutoFlush } from './sysfs';
@@ -414,7 +414,11 @@ function mapFd(fd: number, path: string, o: ParsedOptions): DaxMapping {
       const code = (e as DaxSystemError).code;
       if (!(e instanceof DaxSystemError) || (code !== 'EOPNOTSUPP' && code !== 'EINVAL')) throw e;
       if (o.sync === 'required') {
-        const reason = code === 'EINVAL' ? 'the kernel does not support MAP_SYNC (Linux 4.15 or later is needed)' : notDaxReason(path, fileDaxFacts(fd, fdPath(fd) ?? path), PAGE_SIZE);
+        let reason = 'the kernel does not support MAP_SYNC (Linux 4.15 or later is needed)';
+        if (code === 'EOPNOTSUPP') {
+          const facts = openFileFacts(fd, fdPath(fd) ?? path);
+          reason = notDaxReason(path, facts.fs, facts.inode, PAGE_SIZE);
+        }
         throw new DaxError('ERR_DAX_NOT_SUPPORTED', `MAP_SYNC is not available for '${path}': ${reason}`, { reason, path });
       }
     }

@@ -182,6 +182,26 @@ Napi::Value JS_fiemap(const Napi::CallbackInfo& info) {
   return c.out;
 }
 
+// xfsGeometryFlags(path) -> the XFS_FSOP_GEOM_FLAGS_* word of the filesystem of path
+Napi::Value JS_xfsGeometryFlags(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path;
+  if (!GetString(info, 0, "path", &path)) return env.Undefined();
+  int fd = open_for_ioctl(path.c_str(), true);
+  if (fd < 0) {
+    ThrowSystemError(env, -fd, "open", path.c_str());
+    return env.Undefined();
+  }
+  uint32_t flags = 0;
+  int rc = xfs_geometry_flags(fd, &flags);
+  close_fd(fd);
+  if (rc < 0) {
+    ThrowSystemError(env, -rc, "ioctl", path.c_str());
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, flags);
+}
+
 }  // namespace
 
 void InitFsOps(Napi::Env env, Napi::Object exports) {
@@ -190,6 +210,7 @@ void InitFsOps(Napi::Env env, Napi::Object exports) {
   exports.Set("fsSetXflags", Napi::Function::New(env, JS_fsSetXflags, "fsSetXflags"));
   exports.Set("fallocate", Napi::Function::New(env, JS_fallocate, "fallocate"));
   exports.Set("fiemap", Napi::Function::New(env, JS_fiemap, "fiemap"));
+  exports.Set("xfsGeometryFlags", Napi::Function::New(env, JS_xfsGeometryFlags, "xfsGeometryFlags"));
 }
 
 }  // namespace dax

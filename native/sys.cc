@@ -176,4 +176,27 @@ int fiemap(int fd, void (*cb)(const Extent&, void*), void* ctx) {
   return count;
 }
 
+// struct xfs_fsop_geom (v5, 256 bytes) from xfs_fs.h, which is not in the
+// libc headers: only the flags word is read.
+namespace {
+struct XfsFsopGeom {
+  uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize, inodesize, imaxpct;
+  uint64_t datablocks, rtblocks, rtextents, logstart;
+  unsigned char uuid[16];
+  uint32_t sunit, swidth, version, flags, logsectsize, rtsectsize, dirblocksize, logsunit;
+  uint32_t sick, checked;
+  uint64_t reserved[17];
+};
+static_assert(sizeof(XfsFsopGeom) == 256, "xfs_fsop_geom is 256 bytes");
+}  // namespace
+#define DAX_XFS_IOC_FSGEOMETRY _IOR('X', 126, XfsFsopGeom)
+
+int xfs_geometry_flags(int fd, uint32_t* flags) {
+  XfsFsopGeom g;
+  memset(&g, 0, sizeof g);
+  if (ioctl(fd, DAX_XFS_IOC_FSGEOMETRY, &g) != 0) return -errno;
+  *flags = g.flags;
+  return 0;
+}
+
 }  // namespace dax

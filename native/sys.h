@@ -77,4 +77,8 @@ struct Extent {
 // number of extents or -errno.
 int fiemap(int fd, void (*cb)(const Extent&, void*), void* ctx);
 
+// XFS_IOC_FSGEOMETRY: the `flags` word of struct xfs_fsop_geom (reflink,
+// rmapbt, ...). Returns 0 or -errno (ENOTTY on other filesystems).
+int xfs_geometry_flags(int fd, uint32_t* flags);
+
 }  // namespace dax
