@@ -209,6 +209,17 @@ describe('mapping I/O', function () {
       assert.deepEqual(r.messages, ['mapped']);
     });
 
+    it('a SIGBUS outside daxkit reaches the handler installed before daxkit (here libuv\'s, for process.on)', function () {
+      const script = `
+        process.on('SIGBUS', () => { console.log('handled by the earlier handler'); process.exit(0); });
+        require(process.argv[1]);
+        process.kill(process.pid, 'SIGBUS');
+        setTimeout(() => { console.log('not delivered'); process.exit(3); }, 2000);`;
+      const r = spawnSync(process.execPath, ['-e', script, path.join(__dirname, '..', '..', 'lib')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'handled by the earlier handler');
+    });
+
     it('a SIGBUS outside daxkit still kills the process (the handler chains to the default)', function () {
       const r = spawnSync(process.execPath, ['-e', "require(process.argv[1]); process.kill(process.pid, 'SIGBUS'); setTimeout(() => {}, 1000)", path.join(__dirname, '..', '..', 'lib')]);
       assert.equal(r.signal, 'SIGBUS');

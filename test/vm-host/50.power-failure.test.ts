@@ -50,3 +50,27 @@ describe('power failure on emulated pmem (two boots on the same NVDIMM images)',
     }
   });
 });
+
+describe('legacy memmap= persistent memory (the harness --legacy option)', function () {
+  if (blocker !== null) {
+    it(`a memmap= pmem device holds a DAX filesystem that maps with MAP_SYNC [pending: ${blocker}]`);
+    return;
+  }
+  it('a memmap= pmem device holds a DAX filesystem that maps with MAP_SYNC', async function () {
+    const script = [
+      'set -e',
+      'test -n "$PMEM_LEGACY_DEV"',
+      'mkfs.ext4 -q -F -b 4096 "$PMEM_LEGACY_DEV"',
+      'mkdir -p /mnt/legacy && mount -o dax "$PMEM_LEGACY_DEV" /mnt/legacy',
+      `node -e "const d = require('daxkit'); const m = d.open('/mnt/legacy/f', { size: 1 << 20, create: true, sync: 'required' }); m.copyPersist(0, Buffer.from('legacy')); console.log(JSON.stringify({ dev: process.env.PMEM_LEGACY_DEV, kind: m.kind, mapSync: m.mapSync, flush: m.flushMechanism, status: d.daxStatus('/mnt/legacy/f').reason })); m.close()"`,
+    ].join('\n');
+    const r = await runInVm(ROOT, [script], { args: ['--legacy', '256M', '--no-pmem-setup'], capture: true });
+    assert.equal(r.code, 0, r.stderr);
+    const out = lastJson(r.stdout) as { dev: string; kind: string; mapSync: boolean; flush: string; status: string };
+    assert.match(out.dev, /^\/dev\/pmem\d+$/);
+    assert.equal(out.kind, 'fsdax');
+    assert.equal(out.mapSync, true);
+    assert.notEqual(out.flush, 'msync');
+    assert.match(out.status, /^DAX: /);
+  });
+});
