@@ -56,16 +56,17 @@ for (const f of pmemFs) {
       } finally {
         fs.closeSync(fd);
       }
-      // The flag change marked the inode "don't cache": the last close evicts it.
-      let dax = statx(file).dax;
-      if (!dax) {
-        fs.writeFileSync('/proc/sys/vm/drop_caches', '2');
-        dax = statx(file).dax;
-      }
-      assert.equal(dax, true);
+      // The flag change marked the inode "don't cache", so the last close
+      // evicts it and the next lookup instantiates it with S_DAX.
+      assert.equal(statx(file).dax, true);
       const m = open(file, { sync: 'required' });
       assert.equal(m.mapSync, true);
+      // A mapping holds the file as an open descriptor does.
+      const off = setDaxFlag(file, false).entries[0];
+      assert.equal(off.state, 'pending');
+      assert.match(off.reason ?? '', new RegExp(`has not switched off DAX yet: .*\\(open in this process \\(pid ${process.pid}\\)\\)`));
       m.close();
+      assert.equal(statx(file).dax, false);
     });
 
     vit('dax=inode: a file nobody holds switches as soon as setDaxFlag() closes it, both ways', function () {
