@@ -52,6 +52,18 @@ export interface NativeCpuInfo {
   pageSize: number;
 }
 
+/** Counters of what persistence has cost one mapping (DaxMapping.stats()). */
+export interface MappingStats {
+  /** Cache lines written back (CLWB, CLFLUSHOPT or CLFLUSH). */
+  linesFlushed: number;
+  /** SFENCEs issued. */
+  fences: number;
+  /** msync(2) calls. */
+  msyncs: number;
+  /** Bytes stored with non-temporal stores by copyPersist(). */
+  nonTemporalBytes: number;
+}
+
 /** native map() modes. */
 export const enum MapMode {
   Shared = 0,
@@ -91,6 +103,7 @@ export interface NativeBinding {
   write(h: NativeHandle, offset: number, source: ArrayBufferView): void;
   copyPersist(h: NativeHandle, offset: number, source: ArrayBufferView): void;
   cpuInfo(): NativeCpuInfo;
+  stats(h: NativeHandle): MappingStats;
 
   statx(pathOrFd: string | number, followSymlinks?: boolean): NativeStatx;
   fsGetXattr(path: string, followSymlinks: boolean): NativeFsXattr;

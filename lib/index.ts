@@ -4,6 +4,7 @@
  */
 export { open, DaxMapping, cpuInfo } from './mapping';
 export type { OpenOptions, SyncMode, MappingKind, Granularity, FlushMechanism } from './mapping';
+export type { MappingStats } from './binding';
 export { statx, STATX_ATTR_DAX } from './statx';
 export type { StatxResult, StatxOptions } from './statx';
 export { FS_XFLAG_DAX } from './dax-reason';

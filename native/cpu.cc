@@ -88,12 +88,13 @@ const State& state() {
 
 const CpuInfo& cpu() { return state().info; }
 
-void flush_lines(const void* p, size_t n) {
-  if (n == 0) return;
+size_t flush_lines(const void* p, size_t n) {
+  if (n == 0) return 0;
   const State& s = state();
   uintptr_t a = reinterpret_cast<uintptr_t>(p);
   uintptr_t start = a & ~(s.line - 1);
   s.flush(start, a + n, s.line);
+  return (a + n - start + s.line - 1) / s.line;
 }
 
 void drain() { _mm_sfence(); }
@@ -169,14 +170,14 @@ DAX_NO_LIBCALL void copy_to_pmem(void* dst, const void* src, size_t n) {
   }
 }
 
-DAX_NO_LIBCALL void copy_to_pmem_nt(void* dst, const void* src, size_t n) {
+DAX_NO_LIBCALL void copy_to_pmem_nt(void* dst, const void* src, size_t n, uint64_t* lines, uint64_t* nt_bytes) {
   auto* d = static_cast<uint8_t*>(dst);
   auto* s = static_cast<const uint8_t*>(src);
   size_t head = (64 - (reinterpret_cast<uintptr_t>(d) & 63)) & 63;
   if (head > n) head = n;
   if (head > 0) {
     copy_to_pmem(d, s, head);
-    flush_lines(d, head);
+    *lines += flush_lines(d, head);
     d += head;
     s += head;
     n -= head;
@@ -194,10 +195,11 @@ DAX_NO_LIBCALL void copy_to_pmem_nt(void* dst, const void* src, size_t n) {
     s += 64;
     d += 64;
     n -= 64;
+    *nt_bytes += 64;
   }
   if (n > 0) {
     copy_to_pmem(d, s, n);
-    flush_lines(d, n);
+    *lines += flush_lines(d, n);
   }
 }
 

@@ -22,8 +22,8 @@ struct CpuInfo {
 const CpuInfo& cpu();
 
 // Writes back every cache line touched by [p, p + n) with the chosen
-// instruction. No fence: see drain().
-void flush_lines(const void* p, size_t n);
+// instruction, and returns how many lines that was. No fence: see drain().
+size_t flush_lines(const void* p, size_t n);
 // SFENCE: orders the preceding flushes and non-temporal stores.
 void drain();
 
@@ -35,8 +35,13 @@ void copy_from_pmem(void* dst, const void* src, size_t n);
 void copy_to_pmem(void* dst, const void* src, size_t n);
 // Copy into the mapping with non-temporal stores for the 64-byte-aligned
 // body (bypassing the cache), and ordinary stores plus a line flush for the
-// unaligned head and tail. Needs drain() afterwards.
-void copy_to_pmem_nt(void* dst, const void* src, size_t n);
+// unaligned head and tail. Needs drain() afterwards. Adds the lines flushed
+// and the bytes stored non-temporally to the counters.
+void copy_to_pmem_nt(void* dst, const void* src, size_t n, uint64_t* lines, uint64_t* nt_bytes);
+inline void copy_to_pmem_nt(void* dst, const void* src, size_t n) {
+  uint64_t lines = 0, nt_bytes = 0;
+  copy_to_pmem_nt(dst, src, n, &lines, &nt_bytes);
+}
 // Below this many bytes a non-temporal copy is not worth it: stores plus a
 // flush of the few lines touched are faster (libpmem uses the same 256 B).
 constexpr size_t kNonTemporalThreshold = 256;

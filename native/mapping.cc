@@ -34,6 +34,12 @@ struct Region {
   bool readonly = false;
   int persist_mode = kPersistMsync;
   int refs = 0;
+  // What persistence cost, for DaxMapping.stats(): plain counters, only ever
+  // touched on the JS thread that owns the mapping.
+  uint64_t lines_flushed = 0;
+  uint64_t fences = 0;
+  uint64_t msyncs = 0;
+  uint64_t nt_bytes = 0;
   std::string path;
   // Weak references to the ArrayBuffers handed out, so close() can detach
   // them. Each also carries a napi_wrap whose finalizer drops its ref.
@@ -169,6 +175,9 @@ struct CopyArgs {
   void* dst;
   const void* src;
   size_t n;
+  // Filled in by the persisting operations.
+  uint64_t lines = 0;
+  uint64_t nt_bytes = 0;
 };
 
 void DoCopyFrom(void* a) {
@@ -189,23 +198,29 @@ void DoMove(void* a) {
 void DoCopyPersist(void* a) {
   auto* c = static_cast<CopyArgs*>(a);
   if (c->n >= kNonTemporalThreshold) {
-    copy_to_pmem_nt(c->dst, c->src, c->n);
+    copy_to_pmem_nt(c->dst, c->src, c->n, &c->lines, &c->nt_bytes);
   } else {
     copy_to_pmem(c->dst, c->src, c->n);
-    flush_lines(c->dst, c->n);
+    c->lines += flush_lines(c->dst, c->n);
   }
   drain();
 }
 
 void DoFlush(void* a) {
   auto* c = static_cast<CopyArgs*>(a);
-  flush_lines(c->dst, c->n);
+  c->lines += flush_lines(c->dst, c->n);
 }
 
 void DoPersist(void* a) {
   auto* c = static_cast<CopyArgs*>(a);
-  flush_lines(c->dst, c->n);
+  c->lines += flush_lines(c->dst, c->n);
   drain();
+}
+
+void Count(Region* r, const CopyArgs& a, uint64_t fences) {
+  r->lines_flushed += a.lines;
+  r->nt_bytes += a.nt_bytes;
+  r->fences += fences;
 }
 
 bool Overlaps(const uint8_t* a, const uint8_t* b, size_t n) {
@@ -339,12 +354,16 @@ Napi::Value JS_persist(const Napi::CallbackInfo& info) {
   switch (r->persist_mode) {
     case kPersistFlush: {
       CopyArgs a{r->base + off, nullptr, len};
-      Guarded(env, r, "persist", DoPersist, &a, off);
+      if (Guarded(env, r, "persist", DoPersist, &a, off)) Count(r, a, 1);
       break;
     }
-    case kPersistFence: drain(); break;
+    case kPersistFence:
+      drain();
+      r->fences++;
+      break;
     case kPersistMsync: {
       int rc = msync_range(r->base + off, len);
+      r->msyncs++;
       if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
       break;
     }
@@ -360,9 +379,10 @@ Napi::Value JS_flush(const Napi::CallbackInfo& info) {
   if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
   if (r->persist_mode == kPersistFlush) {
     CopyArgs a{r->base + off, nullptr, len};
-    Guarded(env, r, "flush", DoFlush, &a, off);
+    if (Guarded(env, r, "flush", DoFlush, &a, off)) Count(r, a, 0);
   } else if (r->persist_mode == kPersistMsync) {
     int rc = msync_range(r->base + off, len);
+    r->msyncs++;
     if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
   }
   return env.Undefined();
@@ -370,7 +390,10 @@ Napi::Value JS_flush(const Napi::CallbackInfo& info) {
 
 Napi::Value JS_drain(const Napi::CallbackInfo& info) {
   Region* r = GetRegion(info);
-  if (r != nullptr && (r->persist_mode == kPersistFlush || r->persist_mode == kPersistFence)) drain();
+  if (r != nullptr && (r->persist_mode == kPersistFlush || r->persist_mode == kPersistFence)) {
+    drain();
+    r->fences++;
+  }
   return info.Env().Undefined();
 }
 
@@ -421,18 +444,22 @@ Napi::Value WriteImpl(const Napi::CallbackInfo& info, bool persist) {
   switch (r->persist_mode) {
     case kPersistFlush:
       if (overlap) {
-        if (Guarded(env, r, op, DoMove, &a, from)) Guarded(env, r, op, DoPersist, &a, from);
-      } else {
-        Guarded(env, r, op, DoCopyPersist, &a, from);
+        if (Guarded(env, r, op, DoMove, &a, from) && Guarded(env, r, op, DoPersist, &a, from)) Count(r, a, 1);
+      } else if (Guarded(env, r, op, DoCopyPersist, &a, from)) {
+        Count(r, a, 1);
       }
       break;
     case kPersistFence:
       // eADR: caches are in the persistence domain, only ordering is needed.
-      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, from)) drain();
+      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, from)) {
+        drain();
+        r->fences++;
+      }
       break;
     default:
       if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, from)) {
         int rc = msync_range(dst, n);
+        r->msyncs++;
         if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
       }
       break;
@@ -442,6 +469,19 @@ Napi::Value WriteImpl(const Napi::CallbackInfo& info, bool persist) {
 
 Napi::Value JS_write(const Napi::CallbackInfo& info) { return WriteImpl(info, false); }
 Napi::Value JS_copyPersist(const Napi::CallbackInfo& info) { return WriteImpl(info, true); }
+
+// stats(handle): what persistence has cost this mapping so far.
+Napi::Value JS_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = GetRegion(info);
+  if (r == nullptr) return env.Undefined();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("linesFlushed", Napi::Number::New(env, static_cast<double>(r->lines_flushed)));
+  o.Set("fences", Napi::Number::New(env, static_cast<double>(r->fences)));
+  o.Set("msyncs", Napi::Number::New(env, static_cast<double>(r->msyncs)));
+  o.Set("nonTemporalBytes", Napi::Number::New(env, static_cast<double>(r->nt_bytes)));
+  return o;
+}
 
 Napi::Value JS_cpuInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -486,6 +526,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   exports.Set("write", Napi::Function::New(env, JS_write, "write"));
   exports.Set("copyPersist", Napi::Function::New(env, JS_copyPersist, "copyPersist"));
   exports.Set("cpuInfo", Napi::Function::New(env, JS_cpuInfo, "cpuInfo"));
+  exports.Set("stats", Napi::Function::New(env, JS_stats, "stats"));
 }
 
 }  // namespace dax

@@ -47,6 +47,7 @@ describe('close() and lifetime', function () {
       ['read', () => m.read(0, 1)],
       ['write', () => m.write(0, Buffer.from('x'))],
       ['copyPersist', () => m.copyPersist(0, Buffer.from('x'))],
+      ['stats', () => m.stats()],
     ];
     for (const [name, fn] of calls) {
       assert.throws(fn, (e: unknown) => {

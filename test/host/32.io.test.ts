@@ -114,6 +114,22 @@ describe('mapping I/O', function () {
     }
   });
 
+  it('stats() counts msync calls on a page-cache mapping, and no cache-line work', function () {
+    const { m } = withFile(dir, 4 * PAGE);
+    try {
+      assert.deepEqual(m.stats(), { linesFlushed: 0, fences: 0, msyncs: 0, nonTemporalBytes: 0 });
+      m.persist();
+      m.flush(0, 10);
+      m.drain();
+      m.copyPersist(0, Buffer.alloc(1000));
+      m.write(0, Buffer.alloc(10));
+      assert.deepEqual(m.stats(), { linesFlushed: 0, fences: 0, msyncs: 3, nonTemporalBytes: 0 });
+    } finally {
+      m.close();
+    }
+    assert.throws(() => m.stats(), (e: unknown) => (e as NodeJS.ErrnoException).code === 'ERR_DAX_CLOSED');
+  });
+
   it('every range argument is validated against the mapping', function () {
     const { m } = withFile(dir, PAGE);
     try {

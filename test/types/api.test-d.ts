@@ -10,6 +10,8 @@ export function typeChecks(): void {
   const ab: ArrayBuffer = m.buffer;
   const buf: Buffer = m.read(0, 10);
   const addr: bigint = m.address;
+  const lines: number = m.stats().linesFlushed;
+  void lines;
   m.persist();
   m.persist(0, 64);
   m.copyPersist(0, new Float64Array(2));

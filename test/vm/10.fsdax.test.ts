@@ -72,6 +72,34 @@ for (const f of pmemFs) {
       }
     });
 
+    vit('persist() writes back exactly the cache lines a range touches, with one fence (stats())', function () {
+      const file = path.join(f.dir, 'lines');
+      const m = open(file, { size: 2 * MiB, create: true, sync: 'required' });
+      try {
+        const delta = (fn: () => void): [number, number, number, number] => {
+          const a = m.stats();
+          fn();
+          const b = m.stats();
+          return [b.linesFlushed - a.linesFlushed, b.fences - a.fences, b.msyncs - a.msyncs, b.nonTemporalBytes - a.nonTemporalBytes];
+        };
+        assert.deepEqual(delta(() => m.persist(0, 64)), [1, 1, 0, 0]);
+        assert.deepEqual(delta(() => m.persist(64, 1)), [1, 1, 0, 0]);
+        assert.deepEqual(delta(() => m.persist(63, 2)), [2, 1, 0, 0], 'a range across a line boundary');
+        assert.deepEqual(delta(() => m.persist(0, 4096)), [64, 1, 0, 0]);
+        assert.deepEqual(delta(() => m.persist(100, 0)), [0, 1, 0, 0]);
+        assert.deepEqual(delta(() => m.flush(0, 128)), [2, 0, 0, 0]);
+        assert.deepEqual(delta(() => m.drain()), [0, 1, 0, 0]);
+        // copyPersist: below 256 bytes, stores and a flush of the lines touched;
+        // from 256 on, non-temporal stores for the 64-byte-aligned body.
+        assert.deepEqual(delta(() => m.copyPersist(10, Buffer.alloc(100, 1))), [2, 1, 0, 0]);
+        assert.deepEqual(delta(() => m.copyPersist(128, Buffer.alloc(300, 2))), [1, 1, 0, 256], 'an aligned head, a 44-byte tail');
+        assert.deepEqual(delta(() => m.copyPersist(4096 + 60, Buffer.alloc(4096, 3))), [2, 1, 0, 4032], 'a 4-byte head and a 60-byte tail');
+        assert.deepEqual(m.read(4096 + 60, 4096), Buffer.alloc(4096, 3));
+      } finally {
+        m.close();
+      }
+    });
+
     vit("sync: 'off' maps the DAX file without MAP_SYNC: page granularity, persist() by msync", function () {
       const file = path.join(f.dir, 'nosync');
       const m = open(file, { size: MiB, create: true, sync: 'off' });
