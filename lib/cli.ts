@@ -4,8 +4,10 @@ import { err, out, UsageError, type Command } from './cli/common';
 import { vm } from './cli/vm';
 import { status } from './cli/status';
 import { flag } from './cli/flag';
+import { devices } from './cli/devices';
+import { badblocksCommand as badblocks } from './cli/badblocks';
 
-const commands: Record<string, Command> = { status, flag, vm };
+const commands: Record<string, Command> = { status, flag, devices, badblocks, vm };
 
 function version(): string {
   return (require('../../package.json') as { version: string }).version;
@@ -81,6 +83,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // `daxkit ... | head` closes the pipe early: that ends the output, it is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

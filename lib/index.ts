@@ -20,3 +20,15 @@ export type { DaxStatus, DaxMount } from './dax-status';
 export { getDaxFlag, setDaxFlag } from './dax-flag';
 export type { GetDaxFlagOptions, SetDaxFlagOptions, DaxFlagReport, DaxFlagEntry, DaxFlagState } from './dax-flag';
 export type { DaxMountMode } from './mounts';
+export { listDevices } from './devices';
+export type { PmemDevice, PmemDeviceType, PmemMode, ListDevicesOptions, BadRange } from './devices';
+export { badblocks, findBadFiles, clearBadblocks } from './badblocks';
+export type {
+  BadblocksOptions,
+  BadblocksReport,
+  BadblocksTargetType,
+  BadFilesReport,
+  ClearBadblocksOptions,
+  ClearBadblocksResult,
+} from './badblocks';
+export { SysfsFormatError } from './sysfs';

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import * as util from 'node:util';
 import { binding, MapMode, PersistMode, type MappingStats, type NativeHandle } from './binding';
+import { mappingBadRanges, type BadRange } from './badblocks';
 import { fdPath, notDaxReason, openFileFacts } from './dax-reason';
 import { DaxError, DaxSystemError, invalidArgType, invalidArgValue, outOfRange } from './errors';
 import { fstatx } from './statx';
@@ -243,6 +244,19 @@ export class DaxMapping {
     const out = Buffer.allocUnsafe(length);
     binding.read(h, offset, out);
     return out;
+  }
+
+  /**
+   * The media errors inside the mapping, in bytes relative to its start:
+   * `badblocks(path)` clipped to [offset, offset + length). For a file, whole
+   * filesystem blocks; for devdax, the region's sectors inside the device.
+   * The file is looked up again by `path`, so a renamed file is not found.
+   * @throws DaxError `ERR_DAX_CLOSED`; `ERR_DAX_NOT_SUPPORTED` when the file or device has no media
+   *   error list (not on persistent memory), with the reason; what badblocks() throws.
+   */
+  badRanges(): BadRange[] {
+    this.#handle();
+    return mappingBadRanges(this.path, this.offset, this.length);
   }
 
   /**
