@@ -58,6 +58,14 @@ describe('the package', function () {
       assert.equal(node([CLI, 'vm', '--help'], app).stdout, hv.stdout);
     });
 
+    it('output into a pipe that closes early ends quietly (no EPIPE crash)', function () {
+      // ~300 KB of status lines, far more than a pipe holds, read one line of.
+      const paths = Array.from({ length: 3000 }, () => app).join(' ');
+      const r = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" status ${paths} | head -n 1; echo "exit=\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, /^PATH +TYPE +DAX +FLAG +MOUNT +DEVICE +REASON\nexit=0\n$/);
+    });
+
     it('usage errors exit 2 with the reason on stderr', function () {
       for (const [args, msg] of [
         [[], /^Usage: daxkit COMMAND/],
