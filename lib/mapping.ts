@@ -260,6 +260,21 @@ export class DaxMapping {
   }
 
   /**
+   * Reads `target.byteLength` bytes at `offset` into `target` (a Buffer,
+   * TypedArray, DataView or ArrayBuffer), like `read()` but without allocating:
+   * the SIGBUS-safe copy for loops that reuse one buffer, as `fs.readSync` does.
+   * @returns the number of bytes copied.
+   * @throws DaxMediaError on SIGBUS, with `offset` relative to the mapping.
+   */
+  readInto(offset: number, target: ArrayBufferView | ArrayBuffer): number {
+    const h = this.#handle();
+    const dst = toView('target', target);
+    validateRange(offset, dst.byteLength, this.length);
+    binding.read(h, offset, dst);
+    return dst.byteLength;
+  }
+
+  /**
    * Copies `source` into the mapping at `offset`, through native code that
    * survives SIGBUS. Not durable until `persist()`.
    * @throws DaxMediaError on SIGBUS; DaxError `ERR_DAX_READONLY`.

@@ -45,6 +45,7 @@ describe('close() and lifetime', function () {
       ['flush', () => m.flush()],
       ['drain', () => m.drain()],
       ['read', () => m.read(0, 1)],
+      ['readInto', () => m.readInto(0, Buffer.alloc(1))],
       ['write', () => m.write(0, Buffer.from('x'))],
       ['copyPersist', () => m.copyPersist(0, Buffer.from('x'))],
       ['stats', () => m.stats()],

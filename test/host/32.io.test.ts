@@ -35,6 +35,30 @@ describe('mapping I/O', function () {
     }
   });
 
+  it('readInto() fills a caller\'s buffer of any view type without allocating a new one', function () {
+    const { m } = withFile(dir, 2 * PAGE);
+    try {
+      for (let i = 0; i < 64; i++) m.bytes[PAGE + i] = i;
+      const b = Buffer.alloc(16, 0xff);
+      assert.equal(m.readInto(PAGE, b), 16);
+      assert.deepEqual([...b], [...Array(16).keys()]);
+      const u32 = new Uint32Array(2);
+      assert.equal(m.readInto(PAGE + 4, u32), 8);
+      assert.deepEqual(Buffer.from(u32.buffer), Buffer.from([4, 5, 6, 7, 8, 9, 10, 11]));
+      const dv = new DataView(new ArrayBuffer(8), 2, 4);
+      m.readInto(PAGE + 60, dv);
+      assert.deepEqual([dv.getUint8(0), dv.getUint8(3)], [60, 63]);
+      const ab = new ArrayBuffer(3);
+      m.readInto(PAGE + 1, ab);
+      assert.deepEqual([...new Uint8Array(ab)], [1, 2, 3]);
+      assert.equal(m.readInto(0, Buffer.alloc(0)), 0);
+      assertArgError(() => m.readInto(2 * PAGE - 2, Buffer.alloc(3)), RangeError, 'ERR_OUT_OF_RANGE', /"length" is out of range. It must be <= 2/);
+      assertArgError(() => m.readInto(0, 'x' as never), TypeError, 'ERR_INVALID_ARG_TYPE', /"target" argument must be an instance of Buffer, TypedArray, DataView or ArrayBuffer/);
+    } finally {
+      m.close();
+    }
+  });
+
   it('write() and copyPersist() take every TypedArray, DataView, ArrayBuffer and Buffer', function () {
     const { m } = withFile(dir, PAGE);
     try {
@@ -197,6 +221,7 @@ describe('mapping I/O', function () {
               return true;
             },
           );
+          assert.throws(() => m.readInto(off, Buffer.alloc(len)), (e: unknown) => e instanceof DaxMediaError && e.offset === at);
         }
         assert.equal(m.read(100, 10).toString('hex'), '01'.repeat(10), 'the mapping still works');
       } finally {
