@@ -4,10 +4,13 @@ import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 import { DaxMediaError, DaxSystemError } from './errors';
 
-/** Opaque handle of a native mapping (a type-tagged external). */
+/** Opaque owner of a native mapping (a type-tagged external): keep it reachable while the mapping is used. */
 export interface NativeHandle {
   readonly __daxkitHandle: unique symbol;
 }
+
+/** The numeric id of a mapping that every call but map() and id() takes (see GetRegion in native/mapping.cc). */
+export type MappingId = number & { readonly __daxkitMappingId: unique symbol };
 
 export interface NativeStatx {
   mask: number;
@@ -93,17 +96,19 @@ export interface NativeBinding {
     persist: PersistMode,
     path: string,
   ): NativeHandle;
-  address(h: NativeHandle): bigint;
-  buffer(h: NativeHandle, offset: number, length: number): ArrayBuffer;
-  close(h: NativeHandle): void;
-  persist(h: NativeHandle, offset: number, length: number): void;
-  flush(h: NativeHandle, offset: number, length: number): void;
-  drain(h: NativeHandle): void;
-  read(h: NativeHandle, offset: number, target: ArrayBufferView): void;
-  write(h: NativeHandle, offset: number, source: ArrayBufferView): void;
-  copyPersist(h: NativeHandle, offset: number, source: ArrayBufferView): void;
+  id(h: NativeHandle): MappingId;
+  address(h: MappingId): bigint;
+  buffer(h: MappingId, offset: number, length: number): ArrayBuffer;
+  close(h: MappingId): void;
+  persist(h: MappingId, offset: number, length: number): void;
+  flush(h: MappingId, offset: number, length: number): void;
+  drain(h: MappingId): void;
+  read(h: MappingId, offset: number, target: ArrayBufferView): void;
+  write(h: MappingId, offset: number, source: ArrayBufferView): void;
+  copyPersist(h: MappingId, offset: number, source: ArrayBufferView): void;
   cpuInfo(): NativeCpuInfo;
-  stats(h: NativeHandle): MappingStats;
+  stats(h: MappingId): MappingStats;
+
 
   statx(pathOrFd: string | number, followSymlinks?: boolean): NativeStatx;
   fsGetXattr(path: string, followSymlinks: boolean): NativeFsXattr;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import * as util from 'node:util';
-import { binding, MapMode, PersistMode, type MappingStats, type NativeHandle } from './binding';
+import { binding, MapMode, PersistMode, type MappingStats, type MappingId, type NativeHandle } from './binding';
 import { mappingBadRanges, type BadRange } from './badblocks';
 import { fdPath, notDaxReason, openFileFacts } from './dax-reason';
 import { DaxError, DaxSystemError, invalidArgType, invalidArgValue, outOfRange } from './errors';
@@ -81,7 +81,10 @@ function closedError(): DaxError {
  * truncated under the mapping kills the process); `read()` and `write()` are.
  */
 export class DaxMapping {
-  #h: NativeHandle | null;
+  #h: MappingId | null;
+  // The owner of the native mapping: the GC may unmap it only after this
+  // object (or close()) lets go.
+  #keep: NativeHandle | null;
   #buffer: ArrayBuffer | undefined;
   #bytes: Uint8Array | undefined;
   #windows: Map<number, ArrayBuffer> | undefined;
@@ -106,7 +109,8 @@ export class DaxMapping {
   /** @internal Use {@link open}. */
   constructor(token: symbol, init: MappingInit) {
     if (token !== kCreate) throw new TypeError('Illegal constructor: use daxkit.open()');
-    this.#h = init.handle;
+    this.#keep = init.handle;
+    this.#h = binding.id(init.handle);
     this.path = init.path;
     this.offset = init.offset;
     this.length = init.length;
@@ -116,7 +120,7 @@ export class DaxMapping {
     this.flushMechanism = init.flushMechanism;
     this.readonly = init.readonly;
     this.alignment = init.alignment;
-    this.address = binding.address(init.handle);
+    this.address = binding.address(this.#h);
   }
 
   /** True after `close()`. */
@@ -124,7 +128,7 @@ export class DaxMapping {
     return this.#h === null;
   }
 
-  #handle(): NativeHandle {
+  #handle(): MappingId {
     if (this.#h === null) throw closedError();
     return this.#h;
   }
@@ -297,6 +301,7 @@ export class DaxMapping {
     const h = this.#h;
     if (h === null) return;
     this.#h = null;
+    this.#keep = null;
     this.#buffer = undefined;
     this.#bytes = undefined;
     this.#windows = undefined;

@@ -2,6 +2,9 @@
 
 #include <napi.h>
 
+#include <cstdint>
+#include <vector>
+
 namespace dax {
 
 struct Region;
@@ -14,6 +17,12 @@ struct AddonData {
   // Mapped regions of this environment, unmapped by the cleanup hook when a
   // worker (or the process) goes away with mappings still open.
   Region* regions = nullptr;
+  // Live regions by slot, for the numeric handles the hot calls take (see
+  // GetRegion in mapping.cc). gens[i] counts the uses of slot i, so the id of
+  // a closed mapping never resolves to the region that reuses its slot.
+  std::vector<Region*> slots;
+  std::vector<uint32_t> gens;
+  std::vector<uint32_t> free_slots;
   // Set from DAXKIT_TEST_NO_EXTERNAL_BUFFERS at load: behave as a runtime
   // that refuses external ArrayBuffers (Electron does), which Node never is,
   // so that the error path can be tested. Read once, never changed.

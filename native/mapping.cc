@@ -45,6 +45,8 @@ struct Region {
   // them. Each also carries a napi_wrap whose finalizer drops its ref.
   std::vector<napi_ref> buffers;
   AddonData* addon = nullptr;
+  // The numeric handle: generation << kSlotBits | slot (AddonData::slots).
+  int64_t id = -1;
   Region* prev = nullptr;
   Region* next = nullptr;
 };
@@ -53,12 +55,32 @@ namespace {
 
 napi_type_tag g_tag;
 
-void Link(AddonData* d, Region* r) {
+// 2^20 live mappings per environment; ids stay below 2^52, exact as doubles.
+constexpr int kSlotBits = 20;
+constexpr uint32_t kMaxSlots = 1u << kSlotBits;
+
+// Gives r a slot and an id. False when every slot is taken.
+bool Link(AddonData* d, Region* r) {
+  uint32_t slot;
+  if (!d->free_slots.empty()) {
+    slot = d->free_slots.back();
+    d->free_slots.pop_back();
+  } else if (d->slots.size() < kMaxSlots) {
+    slot = static_cast<uint32_t>(d->slots.size());
+    d->slots.push_back(nullptr);
+    d->gens.push_back(0);
+  } else {
+    return false;
+  }
+  d->slots[slot] = r;
+  const uint32_t gen = ++d->gens[slot] & 0xFFFFFFFu;
+  r->id = (static_cast<int64_t>(gen) << kSlotBits) | slot;
   r->addon = d;
   r->prev = nullptr;
   r->next = d->regions;
   if (d->regions != nullptr) d->regions->prev = r;
   d->regions = r;
+  return true;
 }
 
 void Unlink(Region* r) {
@@ -66,6 +88,9 @@ void Unlink(Region* r) {
   if (d == nullptr) return;
   if (r->prev != nullptr) r->prev->next = r->next; else d->regions = r->next;
   if (r->next != nullptr) r->next->prev = r->prev;
+  const uint32_t slot = static_cast<uint32_t>(r->id & (kMaxSlots - 1));
+  d->slots[slot] = nullptr;
+  d->free_slots.push_back(slot);
   r->prev = r->next = nullptr;
   r->addon = nullptr;
 }
@@ -106,21 +131,43 @@ bool GetInt64(Napi::Env env, napi_value v, const char* name, int64_t* out) {
   return true;
 }
 
-// Unwraps the handle argument. The type tag keeps a foreign external (or a
-// handle of another daxkit build) from being reinterpreted as a Region.
+// Resolves the handle argument. Calls take the numeric id rather than the
+// external itself: checking an external's type tag is a property lookup that
+// cost persist() of one line a third of its time, while an id is checked
+// against this environment's own table, so a forged or stale one can never
+// reach a Region (it resolves to nothing: "closed"). The external stays the
+// owner, for the GC (DaxMapping keeps it until close()).
 Region* GetRegion(const Napi::CallbackInfo& info, bool must_be_mapped = true) {
+  Napi::Env env = info.Env();
+  int64_t id;
+  if (napi_get_value_int64(env, info[0], &id) != napi_ok || id < 0) {
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Illegal invocation: not a daxkit mapping handle");
+    return nullptr;
+  }
+  auto* d = static_cast<AddonData*>(info.Data());
+  const uint64_t slot = static_cast<uint64_t>(id) & (kMaxSlots - 1);
+  Region* r = slot < d->slots.size() ? d->slots[slot] : nullptr;
+  if (r == nullptr || r->id != id) {
+    if (must_be_mapped) ThrowCodeError(env, "ERR_DAX_CLOSED", "The mapping is closed");
+    return nullptr;
+  }
+  return r;
+}
+
+// id(external) -> the numeric handle of a mapping, once per open().
+Napi::Value JS_id(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Value v = info[0];
   if (!v.IsExternal() || !v.As<Napi::External<Region>>().CheckTypeTag(&g_tag)) {
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Illegal invocation: not a daxkit mapping handle");
-    return nullptr;
+    return env.Undefined();
   }
   Region* r = v.As<Napi::External<Region>>().Data();
-  if (must_be_mapped && !r->mapped) {
+  if (!r->mapped) {
     ThrowCodeError(env, "ERR_DAX_CLOSED", "The mapping is closed");
-    return nullptr;
+    return env.Undefined();
   }
-  return r;
+  return Napi::Number::New(env, static_cast<double>(r->id));
 }
 
 // Reads (offset, length) from info[i], info[i + 1] and checks them against
@@ -276,7 +323,12 @@ Napi::Value JS_map(const Napi::CallbackInfo& info) {
   r->persist_mode = readonly ? kPersistNone : static_cast<int>(persist);
   r->refs = 1;
   r->path = std::move(path);
-  Link(addon_data(env), r);
+  if (!Link(addon_data(env), r)) {
+    unmap(r->base, r->length);
+    delete r;
+    ThrowSystemError(env, EMFILE, "mmap", nullptr);
+    return env.Undefined();
+  }
   auto ext = Napi::External<Region>::New(env, r, FinalizeHandle);
   ext.TypeTag(&g_tag);
   return ext;
@@ -515,18 +567,19 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   AddonData* d = addon_data(env);
   env.AddCleanupHook(CleanupHook, d);
 
-  exports.Set("map", Napi::Function::New(env, JS_map, "map"));
-  exports.Set("address", Napi::Function::New(env, JS_address, "address"));
-  exports.Set("buffer", Napi::Function::New(env, JS_buffer, "buffer"));
-  exports.Set("close", Napi::Function::New(env, JS_close, "close"));
-  exports.Set("persist", Napi::Function::New(env, JS_persist, "persist"));
-  exports.Set("flush", Napi::Function::New(env, JS_flush, "flush"));
-  exports.Set("drain", Napi::Function::New(env, JS_drain, "drain"));
-  exports.Set("read", Napi::Function::New(env, JS_read, "read"));
-  exports.Set("write", Napi::Function::New(env, JS_write, "write"));
-  exports.Set("copyPersist", Napi::Function::New(env, JS_copyPersist, "copyPersist"));
-  exports.Set("cpuInfo", Napi::Function::New(env, JS_cpuInfo, "cpuInfo"));
-  exports.Set("stats", Napi::Function::New(env, JS_stats, "stats"));
+  exports.Set("id", Napi::Function::New(env, JS_id, "id", d));
+  exports.Set("map", Napi::Function::New(env, JS_map, "map", d));
+  exports.Set("address", Napi::Function::New(env, JS_address, "address", d));
+  exports.Set("buffer", Napi::Function::New(env, JS_buffer, "buffer", d));
+  exports.Set("close", Napi::Function::New(env, JS_close, "close", d));
+  exports.Set("persist", Napi::Function::New(env, JS_persist, "persist", d));
+  exports.Set("flush", Napi::Function::New(env, JS_flush, "flush", d));
+  exports.Set("drain", Napi::Function::New(env, JS_drain, "drain", d));
+  exports.Set("read", Napi::Function::New(env, JS_read, "read", d));
+  exports.Set("write", Napi::Function::New(env, JS_write, "write", d));
+  exports.Set("copyPersist", Napi::Function::New(env, JS_copyPersist, "copyPersist", d));
+  exports.Set("cpuInfo", Napi::Function::New(env, JS_cpuInfo, "cpuInfo", d));
+  exports.Set("stats", Napi::Function::New(env, JS_stats, "stats", d));
 }
 
 }  // namespace dax

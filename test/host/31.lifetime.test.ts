@@ -3,6 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { open, DaxError } from '../../lib';
+import { binding, type MappingId } from '../../lib/binding';
 import { mapsOf, mkTempDir, nextFile, runFixture, PAGE } from '../helpers';
 
 describe('close() and lifetime', function () {
@@ -71,6 +72,40 @@ describe('close() and lifetime', function () {
     m[Symbol.dispose]();
     assert.equal(m.closed, true);
     assert.equal(b.byteLength, 0);
+  });
+
+  it('the binding refuses forged, stale and reused handles: they never reach memory', function () {
+    const f = nextFile(dir);
+    fs.writeFileSync(f, Buffer.alloc(PAGE, 7));
+    const mapFile = () => {
+      const fd = fs.openSync(f, 'r+');
+      try {
+        return binding.map(fd, 0, PAGE, false, 0, PAGE, 1, f);
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    const keepA = mapFile();
+    const a = binding.id(keepA);
+    binding.close(a);
+    // A new mapping takes the slot a left; a's id must not reach it.
+    const keepB = mapFile();
+    const b = binding.id(keepB);
+    assert.notEqual(a, b);
+    const isClosed = (e: unknown) => (e as DaxError).code === 'ERR_DAX_CLOSED';
+    const out = new Uint8Array(16);
+    for (const id of [a, b + 1, b ^ 1, 2 ** 52, 1 << 20]) {
+      assert.throws(() => binding.read(id as MappingId, 0, out), isClosed, String(id));
+      assert.throws(() => binding.persist(id as MappingId, 0, 64), isClosed, String(id));
+    }
+    const notHandle = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ERR_INVALID_ARG_TYPE';
+    for (const v of [-1, 'x', {}, null, keepB]) assert.throws(() => binding.persist(v as unknown as MappingId, 0, 64), notHandle);
+    assert.throws(() => binding.id({} as never), notHandle);
+    binding.close(a); // idempotent, and does not close b
+    binding.read(b, 0, out);
+    assert.deepEqual([...out], new Array(16).fill(7));
+    binding.close(b);
+    assert.throws(() => binding.id(keepB), isClosed);
   });
 
   it('the mapping cannot be constructed directly', function () {
