@@ -9,7 +9,8 @@
         "native/guard.cc",
         "native/sys.cc",
         "native/mapping.cc",
-        "native/fsops.cc"
+        "native/fsops.cc",
+        "native/calibrate.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api"

@@ -109,6 +109,13 @@ export interface NativeBinding {
   cpuInfo(): NativeCpuInfo;
   stats(h: MappingId): MappingStats;
 
+  // native/calibrate.cc: the benchmark's native calibration (scripts/bench).
+  /** Does nothing; takes persist()'s arguments so that the call costs the same. */
+  calibrateNoop(h?: unknown, offset?: number, length?: number): void;
+  /** Nanoseconds for `iterations` rounds of store + write-back of one line + fence over target's lines. */
+  calibratePersist(target: ArrayBufferView, iterations: number): number;
+  /** Nanoseconds for `iterations` non-temporal copies of source (+ fence) into successive slots of target. */
+  calibrateNtCopy(target: ArrayBufferView, source: ArrayBufferView, iterations: number): number;
 
   statx(pathOrFd: string | number, followSymlinks?: boolean): NativeStatx;
   fsGetXattr(path: string, followSymlinks: boolean): NativeFsXattr;

@@ -2,12 +2,13 @@
 // The daxkit command: a thin shell over the library's exported functions.
 import { err, out, UsageError, type Command } from './cli/common';
 import { vm } from './cli/vm';
+import { bench } from './cli/bench';
 import { status } from './cli/status';
 import { flag } from './cli/flag';
 import { devices } from './cli/devices';
 import { badblocksCommand as badblocks } from './cli/badblocks';
 
-const commands: Record<string, Command> = { status, flag, devices, badblocks, vm };
+const commands: Record<string, Command> = { status, flag, devices, badblocks, bench, vm };
 
 function version(): string {
   return (require('../../package.json') as { version: string }).version;

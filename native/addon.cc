@@ -20,6 +20,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   InitErrors(env, exports);
   InitMapping(env, exports);
   InitFsOps(env, exports);
+  InitCalibrate(env, exports);
   return exports;
 }
 

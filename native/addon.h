@@ -34,5 +34,6 @@ AddonData* addon_data(Napi::Env env);
 void InitErrors(Napi::Env env, Napi::Object exports);
 void InitMapping(Napi::Env env, Napi::Object exports);
 void InitFsOps(Napi::Env env, Napi::Object exports);
+void InitCalibrate(Napi::Env env, Napi::Object exports);
 
 }  // namespace dax
