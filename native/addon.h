@@ -31,6 +31,10 @@ struct AddonData {
 
 AddonData* addon_data(Napi::Env env);
 
+// The bytes of a TypedArray or DataView argument (mapping.cc); false, with
+// ERR_INVALID_ARG_TYPE thrown naming the argument, for anything else.
+bool GetBytes(Napi::Env env, napi_value v, const char* name, uint8_t** data, size_t* len);
+
 void InitErrors(Napi::Env env, Napi::Object exports);
 void InitMapping(Napi::Env env, Napi::Object exports);
 void InitFsOps(Napi::Env env, Napi::Object exports);

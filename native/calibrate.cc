@@ -77,40 +77,6 @@ void RunCopyLoop(void* a) {
   c->elapsed = now_ns() - t0;
 }
 
-// The bytes of a TypedArray or DataView argument (a Uint8Array over a
-// mapping, in practice).
-bool GetView(Napi::Env env, napi_value v, const char* name, uint8_t** data, size_t* len) {
-  bool is = false;
-  napi_is_typedarray(env, v, &is);
-  if (is) {
-    napi_typedarray_type type;
-    size_t count;
-    void* p;
-    napi_value ab;
-    size_t byte_offset;
-    napi_get_typedarray_info(env, v, &type, &count, &p, &ab, &byte_offset);
-    size_t elem = 1;
-    switch (type) {
-      case napi_int16_array: case napi_uint16_array: elem = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-      default: elem = 1; break;
-    }
-    *data = static_cast<uint8_t*>(p);
-    *len = count * elem;
-    return true;
-  }
-  napi_is_dataview(env, v, &is);
-  if (is) {
-    void* p;
-    napi_get_dataview_info(env, v, len, &p, nullptr, nullptr);
-    *data = static_cast<uint8_t*>(p);
-    return true;
-  }
-  std::string m = std::string("The \"") + name + "\" argument must be a TypedArray or DataView";
-  ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", m.c_str());
-  return false;
-}
 
 bool GetIterations(Napi::Env env, napi_value v, uint64_t* out) {
   int64_t n;
@@ -140,7 +106,7 @@ Napi::Value JS_calibratePersist(const Napi::CallbackInfo& info) {
   uint8_t* data;
   size_t len;
   uint64_t iterations;
-  if (!GetView(env, info[0], "target", &data, &len) || !GetIterations(env, info[1], &iterations))
+  if (!GetBytes(env, info[0], "target", &data, &len) || !GetIterations(env, info[1], &iterations))
     return env.Undefined();
   const size_t line = cpu().line_size;
   // Whole lines only: the first one starts at the first line boundary.
@@ -164,7 +130,7 @@ Napi::Value JS_calibrateNtCopy(const Napi::CallbackInfo& info) {
   uint8_t* src;
   size_t n;
   uint64_t iterations;
-  if (!GetView(env, info[0], "target", &dst, &dst_len) || !GetView(env, info[1], "source", &src, &n) ||
+  if (!GetBytes(env, info[0], "target", &dst, &dst_len) || !GetBytes(env, info[1], "source", &src, &n) ||
       !GetIterations(env, info[2], &iterations))
     return env.Undefined();
   if (n < kNonTemporalThreshold || n > dst_len) {

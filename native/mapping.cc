@@ -187,36 +187,6 @@ bool GetRange(const Napi::CallbackInfo& info, size_t i, Region* r, size_t* off, 
   return true;
 }
 
-// The bytes of a TypedArray or DataView argument.
-bool GetBytes(Napi::Env env, napi_value v, uint8_t** data, size_t* len) {
-  bool is = false;
-  napi_is_typedarray(env, v, &is);
-  if (is) {
-    napi_typedarray_type type;
-    size_t count;
-    void* p;
-    napi_get_typedarray_info(env, v, &type, &count, &p, nullptr, nullptr);
-    size_t elem = 1;
-    switch (type) {
-      case napi_int16_array: case napi_uint16_array: elem = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-      default: elem = 1; break;
-    }
-    *data = static_cast<uint8_t*>(p);
-    *len = count * elem;
-    return true;
-  }
-  napi_is_dataview(env, v, &is);
-  if (is) {
-    void* p;
-    napi_get_dataview_info(env, v, len, &p, nullptr, nullptr);
-    *data = static_cast<uint8_t*>(p);
-    return true;
-  }
-  ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"source\" argument must be a TypedArray or DataView");
-  return false;
-}
 
 struct CopyArgs {
   void* dst;
@@ -457,7 +427,7 @@ Napi::Value JS_read(const Napi::CallbackInfo& info) {
   int64_t o;
   uint8_t* dst;
   size_t n;
-  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], &dst, &n))
+  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], "target", &dst, &n))
     return env.Undefined();
   if (o < 0 || static_cast<uint64_t>(o) > r->length || n > r->length - static_cast<uint64_t>(o)) {
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The range is outside the mapping");
@@ -474,7 +444,7 @@ Napi::Value WriteImpl(const Napi::CallbackInfo& info, bool persist) {
   int64_t o;
   uint8_t* src;
   size_t n;
-  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], &src, &n))
+  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], "source", &src, &n))
     return env.Undefined();
   if (r->readonly) {
     ThrowCodeError(env, "ERR_DAX_READONLY", "The mapping is read-only");
@@ -553,6 +523,38 @@ Napi::Value JS_cpuInfo(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+// The bytes of a TypedArray or DataView argument.
+bool GetBytes(Napi::Env env, napi_value v, const char* name, uint8_t** data, size_t* len) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (is) {
+    napi_typedarray_type type;
+    size_t count;
+    void* p;
+    napi_get_typedarray_info(env, v, &type, &count, &p, nullptr, nullptr);
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: elem = 1; break;
+    }
+    *data = static_cast<uint8_t*>(p);
+    *len = count * elem;
+    return true;
+  }
+  napi_is_dataview(env, v, &is);
+  if (is) {
+    void* p;
+    napi_get_dataview_info(env, v, len, &p, nullptr, nullptr);
+    *data = static_cast<uint8_t*>(p);
+    return true;
+  }
+  std::string m = std::string("The \"") + name + "\" argument must be a TypedArray or DataView";
+  ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", m.c_str());
+  return false;
+}
 
 void InitMapping(Napi::Env env, Napi::Object exports) {
   // A random tag per process: handles from another copy of the addon (or

@@ -365,6 +365,17 @@ function mmapRead(ctx: BackendContext): Instance {
   };
 }
 
+/** Runs one O_DIRECT operation; EINVAL (a misaligned length) releases the job and skips it. */
+function probeDirect(what: 'reads' | 'writes', bs: number, op: () => unknown, release: () => void): void {
+  try {
+    op();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+    release();
+    throw new Skip(`O_DIRECT ${what} of ${bs} bytes fail with EINVAL: the length must be a multiple of the device's logical block size`);
+  }
+}
+
 function pread(ctx: BackendContext, direct: boolean): Instance {
   const { target: t, bs, cursor } = ctx;
   const fd = direct ? openDirect(t.path, false) : fs.openSync(t.path, 'r');
@@ -376,16 +387,10 @@ function pread(ctx: BackendContext, direct: boolean): Instance {
     return buf;
   };
   if (direct) {
-    try {
-      once(0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EINVAL') {
-        aligned?.close();
-        fs.closeSync(fd);
-        throw new Skip(`O_DIRECT reads of ${bs} bytes fail with EINVAL: the length must be a multiple of the device's logical block size`);
-      }
-      throw e;
-    }
+    probeDirect('reads', bs, () => once(0), () => {
+      aligned?.close();
+      fs.closeSync(fd);
+    });
   }
   let acc = 0;
   return {
@@ -472,16 +477,10 @@ function pwrite(ctx: BackendContext, direct: boolean): Instance {
     // Writes block 0 with its own bytes: a probe that changes nothing.
     const probe = refViaFd(t, 0, bs);
     buf.set(probe);
-    try {
-      fs.writeSync(fd, buf, 0, bs, 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EINVAL') {
-        aligned?.close();
-        fs.closeSync(fd);
-        throw new Skip(`O_DIRECT writes of ${bs} bytes fail with EINVAL: the length must be a multiple of the device's logical block size`);
-      }
-      throw e;
-    }
+    probeDirect('writes', bs, () => fs.writeSync(fd, buf, 0, bs, 0), () => {
+      aligned?.close();
+      fs.closeSync(fd);
+    });
     buf.set(src);
   }
   return {

@@ -247,7 +247,7 @@ async function vmRun(opts: BenchOptions, progress: Progress): Promise<{ runs: Ru
   const perJob = (opts.warmupMs + opts.timeMs) / 1000 + 15;
   const jobs = 2 * opts.rounds * (opts.bs.length * opts.patterns.length * 20 + 15);
   const timeout = Math.round(Math.max(1800, 3 * jobs * perJob));
-  const args = [...vmSizes(opts), '--timeout', String(timeout), dir, '--', process.execPath, path.join(__dirname, 'index.js'), '--vm-guest', out, '--progress-events', ...guestArgs(opts)];
+  const args = [...vmSizes(opts), '--timeout', String(timeout), dir, '--', process.execPath, path.join(__dirname, '..', '..', 'lib', 'cli.js'), 'bench', '--vm-guest', out, '--progress-events', ...guestArgs(opts)];
   const minutes = Math.round((jobs * ((opts.warmupMs + opts.timeMs) / 1000 + 5)) / 60);
   progress.log(
     `daxkit bench: no DAX on this machine; running inside the emulated-pmem VM (fsdax on ext4, then devdax), which takes about ${minutes} minutes: ` +

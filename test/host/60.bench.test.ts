@@ -159,7 +159,7 @@ describe('daxkit bench', function () {
       const h = bench(['--help']);
       assert.equal(h.status, 0);
       assert.match(h.stdout, /^Usage: daxkit bench \[TARGET\]/);
-      const viaNpmScript = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'scripts', 'bench', 'index.js'), '--bs', 'x'], { encoding: 'utf8' });
+      const viaNpmScript = spawnSync('npm', ['run', '--silent', 'bench', '--', '--bs', 'x'], { cwd: ROOT, encoding: 'utf8' });
       assert.equal(viaNpmScript.status, 2);
       assert.match(viaNpmScript.stderr, /--bs must be a size/);
     });
