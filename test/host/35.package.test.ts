@@ -108,7 +108,8 @@ describe('the README', function () {
 
   it('names the two commands of a fresh clone, and npm test', function () {
     const firstScreen = readme.split('\n').slice(0, 25).join('\n');
-    assert.match(firstScreen, /npm ci && npm run vm -- node scripts\/examples\/hello-dax\.js/);
+    assert.match(firstScreen, /\nnpm ci && npx daxkit bench /);
+    assert.match(firstScreen, /npm run vm -- node scripts\/examples\/hello-dax\.js/);
     assert.match(firstScreen, /\nnpm test /);
     assert.ok(fs.existsSync(path.join(ROOT, 'scripts', 'examples', 'hello-dax.js')));
   });
