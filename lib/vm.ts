@@ -54,3 +54,16 @@ export function runInVm(dir: string, command: string[], opts: VmOptions = {}): P
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
   });
 }
+
+/**
+ * Host directories the guest covers with a tmpfs of its own (guest/init,
+ * guest/stage2.sh): below them, only the shared work directory is visible
+ * in the VM.
+ */
+export const GUEST_PRIVATE_DIRS: readonly string[] = ['/tmp', '/var/tmp', '/dev/shm', '/run'];
+
+/** True when the guest cannot see the host path p (unless it is inside the shared work directory). */
+export function hiddenInGuest(p: string): boolean {
+  const abs = path.resolve(p);
+  return GUEST_PRIVATE_DIRS.some((d) => abs === d || abs.startsWith(`${d}/`));
+}

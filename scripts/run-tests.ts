@@ -1,5 +1,6 @@
 // npm test: the host suite, then the DAX suite inside the emulated-pmem VM and
-// the power-failure suite that boots it twice. Where the VM cannot run, the
+// the suite that boots the VM from the host (power failure: twice on the same
+// images; daxkit bench starting the VM itself). Where the VM cannot run, the
 // VM suites still load and every test in them is reported as pending with
 // the reason, never as passed.
 //
@@ -40,14 +41,14 @@ async function main(): Promise<number> {
     // as pending, with the reason in its title.
     const env = { DAXKIT_VM_UNAVAILABLE: blocker };
     const a = mochaOnHost('DAX suite (emulated-pmem VM): pending', 'test/vm/mocharc.json', env);
-    const b = mochaOnHost('power-failure suite (emulated-pmem VM): pending', 'test/vm-host/mocharc.json', env);
+    const b = mochaOnHost('VM boots from the host (power failure, bench): pending', 'test/vm-host/mocharc.json', env);
     summary.push(['DAX suite in the VM', a === 'FAILED' ? a : 'pending', blocker]);
-    summary.push(['power-failure suite', b === 'FAILED' ? b : 'pending', blocker]);
+    summary.push(['VM boots from the host', b === 'FAILED' ? b : 'pending', blocker]);
   } else {
     banner('DAX suite, inside the emulated-pmem VM');
     const r = await runInVm(ROOT, ['node', MOCHA, '--config', 'test/vm/mocharc.json']);
     summary.push(['DAX suite in the VM', r.code === 0 ? 'passed' : 'FAILED', r.code === 125 ? 'the VM could not start' : '']);
-    summary.push(['power-failure suite', mochaOnHost('power-failure suite (boots the VM twice)', 'test/vm-host/mocharc.json'), '']);
+    summary.push(['VM boots from the host', mochaOnHost('VM boots from the host (power failure, bench)', 'test/vm-host/mocharc.json'), '']);
   }
 
   banner('summary');

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { binding } from '../../lib/binding';
 import { UsageError } from '../../lib/cli/common';
-import { VM_RUNNER, vmBlocker } from '../../lib/vm';
+import { hiddenInGuest, VM_RUNNER, vmBlocker } from '../../lib/vm';
 import type { TargetKind } from './backends';
 import type { CalMemory } from './calibrate';
 import { compareDocuments } from './compare';
@@ -237,7 +237,12 @@ function vmSizes(opts: BenchOptions): string[] {
 /** Runs the guest half in the emulated-pmem VM, drawing its progress here. */
 async function vmRun(opts: BenchOptions, progress: Progress): Promise<{ runs: RunReport[] } | { error: string }> {
   hookSignals();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxkit-bench-vm-'));
+  // The guest sees the host's root read-only, except its own /tmp (and the
+  // like) and the one directory shared with it: when daxkit itself lives in
+  // such a place (a clone in /tmp), that directory is daxkit's.
+  const pkgRoot = fs.realpathSync(path.join(__dirname, '..', '..', '..'));
+  const share = hiddenInGuest(pkgRoot) ? pkgRoot : null;
+  const dir = fs.mkdtempSync(share ? path.join(share, '.daxkit-bench-vm-') : path.join(os.tmpdir(), 'daxkit-bench-vm-'));
   const removeDir = (): void => {
     cleanups.delete(removeDir);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -247,7 +252,7 @@ async function vmRun(opts: BenchOptions, progress: Progress): Promise<{ runs: Ru
   const perJob = (opts.warmupMs + opts.timeMs) / 1000 + 15;
   const jobs = 2 * opts.rounds * (opts.bs.length * opts.patterns.length * 20 + 15);
   const timeout = Math.round(Math.max(1800, 3 * jobs * perJob));
-  const args = [...vmSizes(opts), '--timeout', String(timeout), dir, '--', process.execPath, path.join(__dirname, '..', '..', 'lib', 'cli.js'), 'bench', '--vm-guest', out, '--progress-events', ...guestArgs(opts)];
+  const args = [...vmSizes(opts), '--timeout', String(timeout), share ?? dir, '--', process.execPath, path.join(__dirname, '..', '..', 'lib', 'cli.js'), 'bench', '--vm-guest', out, '--progress-events', ...guestArgs(opts)];
   const minutes = Math.round((jobs * ((opts.warmupMs + opts.timeMs) / 1000 + 5)) / 60);
   progress.log(
     `daxkit bench: no DAX on this machine; running inside the emulated-pmem VM (fsdax on ext4, then devdax), which takes about ${minutes} minutes: ` +

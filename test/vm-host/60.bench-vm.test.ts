@@ -1,0 +1,66 @@
+// daxkit bench with no target on a machine without DAX: it boots the
+// emulated-pmem VM itself and measures fsdax and devdax there, against a
+// page-cache baseline on the same emulated pmem (xfs mounted dax=never).
+// Run from a copy of the package in /tmp, which the guest covers with a tmpfs
+// of its own, so that the package must be shared with the guest to run.
+// Small and short; speeds are never asserted.
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { hiddenInGuest, vmBlocker } from '../../lib/vm';
+import type { BenchDocument } from '../../scripts/bench/report';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const blocker = vmBlocker();
+
+function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('daxkit bench without a target, on a machine without DAX', function () {
+  if (blocker !== null) {
+    it(`runs itself in the emulated-pmem VM [pending: ${blocker}]`);
+    return;
+  }
+  let copy: string;
+  before(function () {
+    copy = fs.mkdtempSync(path.join(os.tmpdir(), 'daxkit-pkg-'));
+    assert.ok(hiddenInGuest(copy), `${copy} is visible in the guest: this test needs a package the guest cannot see`);
+    for (const d of ['dist', 'build', 'scripts', 'package.json']) fs.cpSync(path.join(ROOT, d), path.join(copy, d), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+  });
+  after(() => fs.rmSync(copy, { recursive: true, force: true }));
+
+  it('runs itself in the VM on fsdax and devdax, against dax=never on the same pmem, from a package in /tmp', async function () {
+    const args = ['--size', '4M', '--bs', '4k', '--pattern', 'seq', '--backend', 'mmap-persist,pwrite-fdatasync', '--time', '0.1', '--warmup', '0.02', '--no-fio', '--no-calibrate', '--no-faults', '--yes', '--json'];
+    const r = await run(process.execPath, [path.join(copy, 'dist', 'lib', 'cli.js'), 'bench', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /running inside the emulated-pmem VM/);
+    const doc = JSON.parse(r.stdout) as BenchDocument;
+    assert.deepEqual(doc.failures, []);
+    assert.deepEqual(doc.runs.map((x) => x.target.kind), ['fsdax', 'devdax']);
+    for (const run of doc.runs) {
+      assert.equal(run.context.vm.inside, true);
+      assert.match(run.context.vm.statement!, /TCG|KVM/);
+      assert.ok(run.baseline, `${run.label}: a baseline`);
+      assert.equal(run.baseline.kind, 'pagecache');
+      assert.equal(run.baseline.fs!.type, 'xfs');
+      assert.equal(run.baseline.fs!.dax_mode, 'never');
+      assert.ok(run.notes.some((n) => /same emulated pmem, mounted dax=never/.test(n)), run.notes.join('\n'));
+      for (const j of run.jobs) {
+        assert.equal(j.status, 'ok', `${run.label} ${j.jobname}: ${j.reason}`);
+        assert.equal(j.verify!.ok, true, `${run.label} ${j.jobname}`);
+      }
+    }
+    assert.deepEqual(fs.readdirSync(copy).filter((f) => f.startsWith('.daxkit-bench-vm-')), [], 'the shared run directory is removed');
+  });
+});
