@@ -1,6 +1,7 @@
-// The JS face of a mapping: a tagged external handle plus plain functions
-// (binding.persist(handle, offset, length), ...). lib/mapping.ts owns the
-// DaxMapping class, its validation and its defaults.
+// The JS face of a mapping: a tagged external that owns it (for the GC), a
+// numeric id that the calls take, and plain functions (binding.persist(id,
+// offset, length), ...). lib/mapping.ts owns the DaxMapping class, its
+// validation and its defaults.
 #include <errno.h>
 #include <string.h>
 
@@ -186,7 +187,6 @@ bool GetRange(const Napi::CallbackInfo& info, size_t i, Region* r, size_t* off, 
   *len = static_cast<size_t>(l);
   return true;
 }
-
 
 struct CopyArgs {
   void* dst;
