@@ -128,7 +128,8 @@ export function devdaxOf(p: string): { name: string; size: number; align: number
   return { name: d.name, size: d.size, align: d.align };
 }
 
-function extentsOf(p: string): TargetReport['extents'] {
+/** How many of a file's physical extents (FIEMAP) start on a 2 MiB boundary; null where it cannot be opened. */
+export function extentsOf(p: string): TargetReport['extents'] {
   let fd: number;
   try {
     fd = fs.openSync(p, 'r');

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BACKENDS, notApplicable, type BackendId, type TargetKind } from './backends';
 import { CAL_DESCRIPTIONS, CAL_ITEMS, CHUNK, PER_OP_ITEMS, type CalItem, type CalMemory, type CalibrationSpec } from './calibrate';
-import { cpuBetween, cpuTimes, insideVm } from './context';
+import { cpuBetween, cpuTimes, extentsOf, insideVm } from './context';
 import type { ChildResult, ChildSpec, FaultOutcome, JobOutcome, CalibrationOutcome } from './child';
 import { fioEngines, fioPairs, runFio, type FioPair, type FioResult } from './fio';
 import type { BenchOptions } from './options';
@@ -382,6 +382,10 @@ function faultReport(f: { path: string; kind: TargetKind; size: number }, r: Chi
     verdict = `huge pages: ${faults} faults for ${base.huge_2m} 2 MiB pages (4 KiB pages would take ${base.pages_4k})`;
   } else {
     verdict = `NOT huge pages: ${faults} faults where 2 MiB pages would take about ${base.huge_2m} (mapping address ${aligned ? '' : 'not '}2 MiB-aligned)`;
+    // A file's blocks must be 2 MiB-aligned on the device too, which is the
+    // filesystem's doing (mkfs.ext4 -E stride=512, mkfs.xfs -d su=2m,sw=1).
+    const ex = f.kind === 'fsdax' ? extentsOf(f.path) : null;
+    if (ex) verdict += `; the file's extents: ${ex.note}`;
   }
   return { ...base, length: o.length, address: o.address, alignment: o.alignment, address_2m_aligned: aligned, minor: o.faults.minor, major: o.faults.major, bytes_per_fault: perFault, ms: o.ms, verdict, status: 'ok' };
 }

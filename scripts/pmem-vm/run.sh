@@ -122,16 +122,16 @@ case "$HOSTDIR" in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*) say "refusing to sha
 [ "$(uname -m)" = x86_64 ] || die "the harness boots an x86-64 guest and needs an x86-64 host (this is $(uname -m))"
 [ "$(id -u)" = 0 ] || die "it must run as root: it installs QEMU and the kernel with apt-get, creates NVDIMM images and the guest runs as root (try: sudo $0 ...)"
 case "$CACHE" in /*) ;; *) die "DAXKIT_VM_CACHE must be an absolute path" ;; esac
+if git -C "$CACHE" rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
+  { [ ! -e "$CACHE" ] && git -C "$(dirname "$CACHE")" rev-parse --is-inside-work-tree >/dev/null 2>&1; }; then
+  die "the cache directory $CACHE is inside a git work tree; set DAXKIT_VM_CACHE to a place outside it"
+fi
 # The guest reads the kernel modules and busybox from the cache through the
 # host's root, where it mounts its own tmpfs over these (guest/stage2.sh).
 case "$(realpath -m "$CACHE")/" in
   /tmp/* | /var/tmp/* | /dev/shm/* | /run/*)
     die "the cache directory $CACHE is under /tmp, /var/tmp, /dev/shm or /run, which the guest covers with a tmpfs of its own; set DAXKIT_VM_CACHE to a place elsewhere (the default is /var/cache/daxkit-vm)" ;;
 esac
-if git -C "$CACHE" rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
-  { [ ! -e "$CACHE" ] && git -C "$(dirname "$CACHE")" rev-parse --is-inside-work-tree >/dev/null 2>&1; }; then
-  die "the cache directory $CACHE is inside a git work tree; set DAXKIT_VM_CACHE to a place outside it"
-fi
 mkdir -p "$CACHE/runs" || die "cannot create the cache directory $CACHE"
 bytes() { numfmt --from=iec "${1%B}" 2>/dev/null || { say "not a size: $1"; exit 2; }; }
 free_kib=$(df -Pk "$CACHE" | awk 'NR==2{print $4}')

@@ -36,6 +36,13 @@ describe('the package', function () {
     assert.equal(r.stdout.trim(), 'function function function true');
   });
 
+  it('installing compiles the TypeScript without running prebuildify (no "build" script, whose pre-hook "prebuild" is)', function () {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.build, undefined);
+    assert.match(pkg.scripts.prebuild, /prebuildify/);
+    assert.doesNotMatch(pkg.scripts.prepare, /\bbuild\b/);
+  });
+
   it('ships .d.ts types next to the compiled JS', function () {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { types: string; bin: { daxkit: string } };
     assert.ok(fs.existsSync(path.join(ROOT, pkg.types)));

@@ -35,7 +35,10 @@ describe('daxkit bench without a target, on a machine without DAX', function () 
   before(function () {
     copy = fs.mkdtempSync(path.join(os.tmpdir(), 'daxkit-pkg-'));
     assert.ok(hiddenInGuest(copy), `${copy} is visible in the guest: this test needs a package the guest cannot see`);
-    for (const d of ['dist', 'build', 'scripts', 'package.json']) fs.cpSync(path.join(ROOT, d), path.join(copy, d), { recursive: true });
+    // The addon is in build/ (a compiled clone) or prebuilds/ (an installed package).
+    for (const d of ['dist', 'build', 'prebuilds', 'scripts', 'package.json']) {
+      if (fs.existsSync(path.join(ROOT, d))) fs.cpSync(path.join(ROOT, d), path.join(copy, d), { recursive: true });
+    }
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
   });
   after(() => fs.rmSync(copy, { recursive: true, force: true }));

@@ -63,8 +63,12 @@ describe('daxkit bench on DAX', function () {
     assert.match(job(d, 'pread').mechanism!, /dax_iomap_rw/);
     assert.match(job(d, 'odirect-read').mechanism!, /O_DIRECT on a DAX file/);
 
-    // The 4 MiB file is mapped with two 2 MiB faults, not 1024 of 4 KiB.
+    // The harness makes ext4 with a 2 MiB stripe, so the file's blocks are
+    // 2 MiB-aligned on the device, and the 4 MiB file is mapped with two
+    // 2 MiB faults, not 1024 of 4 KiB.
     const f = run.page_faults[0];
+    const ex = run.target.extents!;
+    assert.ok(ex.count > 0 && ex.aligned_2m === ex.count, ex.note);
     assert.equal(f.status, 'ok');
     assert.ok(f.minor + f.major <= 2 + 64, `${f.minor + f.major} faults: ${f.verdict}`);
     assert.match(f.verdict, /^huge pages/);
@@ -74,6 +78,8 @@ describe('daxkit bench on DAX', function () {
     const m = open(devdax);
     const size = Math.min(m.length, 1024 * MiB);
     try {
+      // Earlier tests leave bytes on the device: the only data is ours.
+      m.copyPersist(0, Buffer.alloc(4 * MiB));
       m.write(4096, Buffer.from('precious'));
       m.persist(4096, 8);
     } finally {

@@ -90,8 +90,10 @@ if [ "$PMEM_SETUP" = 1 ]; then
   export PMEM_EXT4_DIR=/mnt/pmem-ext4 PMEM_XFS_DIR=/mnt/pmem-xfs
   mkdir -p "$PMEM_EXT4_DIR" "$PMEM_XFS_DIR"
   if [ "$REUSE" != 1 ]; then
-    mkfs.ext4 -q -F -b 4096 "$PMEM_EXT4_DEV" || fail "mkfs.ext4 $PMEM_EXT4_DEV failed"
-    mkfs.xfs -q -f -m reflink=0 "$PMEM_XFS_DEV" || fail "mkfs.xfs $PMEM_XFS_DEV failed"
+    # A 2 MiB stripe makes both allocate large files on 2 MiB boundaries of
+    # the device, which PMD (2 MiB) faults on fsdax need.
+    mkfs.ext4 -q -F -b 4096 -E stride=512,stripe_width=512 "$PMEM_EXT4_DEV" || fail "mkfs.ext4 $PMEM_EXT4_DEV failed"
+    mkfs.xfs -q -f -m reflink=0 -d su=2m,sw=1 "$PMEM_XFS_DEV" || fail "mkfs.xfs $PMEM_XFS_DEV failed"
   fi
   mount -o "$EXT4_OPTS" "$PMEM_EXT4_DEV" "$PMEM_EXT4_DIR" || fail "mount -o $EXT4_OPTS $PMEM_EXT4_DEV failed"
   mount -o "$XFS_OPTS" "$PMEM_XFS_DEV" "$PMEM_XFS_DIR" || fail "mount -o $XFS_OPTS $PMEM_XFS_DEV failed"
