@@ -39,7 +39,9 @@ describe('daxkit bench without a target, on a machine without DAX', function () 
     for (const d of ['dist', 'build', 'prebuilds', 'scripts', 'package.json']) {
       if (fs.existsSync(path.join(ROOT, d))) fs.cpSync(path.join(ROOT, d), path.join(copy, d), { recursive: true });
     }
-    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+    // Copied, not linked: a link to a clone in /tmp would dangle in the guest.
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const dep of Object.keys(pkg.dependencies)) fs.cpSync(path.join(ROOT, 'node_modules', dep), path.join(copy, 'node_modules', dep), { recursive: true });
   });
   after(() => fs.rmSync(copy, { recursive: true, force: true }));
 
