@@ -165,6 +165,8 @@ export function createCalibration(spec: CalibrationSpec): CalRunner {
           close: () => m.close(),
         };
       }
+      // The same loop as above, written out again on purpose: a shared loop
+      // taking the persist function would time an extra indirect call.
       const fm = flushMapping(mem.path, mem.size);
       const f64 = new Float64Array(fm.buffer, 0, PERSIST_SPAN / 8);
       let j = 0;
