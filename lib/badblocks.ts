@@ -31,7 +31,7 @@ import {
 import { DaxError, invalidArgValue, outOfRange } from './errors';
 import { findMount, readMounts } from './mounts';
 import { fstatx } from './statx';
-import { DEFAULT_SYSFS } from './sysfs';
+import { DEFAULT_SYSFS, devNumbers, realpathOrNull } from './sysfs';
 import { rejectUnknownOptions, validateBoolean, validateInteger, validateObject, validatePath } from './validate';
 
 export type { BadRange } from './devices';
@@ -152,21 +152,9 @@ function sysfsRootOf(o: Record<string, unknown>): string {
   return o.sysfsRoot === undefined ? DEFAULT_SYSFS : validatePath('options.sysfsRoot', o.sysfsRoot);
 }
 
-// glibc's dev_t encoding (gnu_dev_major/minor).
 function majorMinor(dev: bigint): string {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  const { major, minor } = devNumbers(dev);
   return `${major}:${minor}`;
-}
-
-function realpathOrNull(p: string): string | null {
-  try {
-    return fs.realpathSync(p);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw e;
-  }
 }
 
 /** The ranges inside [start, end), keeping their coordinates. */

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { binding } from './binding';
-import { DEFAULT_SYSFS, parseBadblockList, readAttr, readNode, readUint, SysfsFormatError, type BadblockList } from './sysfs';
+import { DEFAULT_SYSFS, parseBadblockList, readAttr, readNode, readUint, realpathOrNull, SysfsFormatError, type BadblockList } from './sysfs';
 import { rejectUnknownOptions, validateObject, validatePath } from './validate';
 
 const PAGE_SIZE = binding.cpuInfo().pageSize;
@@ -322,16 +322,6 @@ function readdir(dir: string): string[] {
   }
 }
 
-function realdir(p: string): string | null {
-  try {
-    return fs.realpathSync(p);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw e;
-  }
-}
-
 function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
@@ -351,7 +341,7 @@ export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
   const m = new PmemModel(sysfsRoot);
   const ndDir = path.join(sysfsRoot, 'bus', 'nd', 'devices');
   const entries = readdir(ndDir)
-    .map((name) => ({ name, dir: realdir(path.join(ndDir, name)) }))
+    .map((name) => ({ name, dir: realpathOrNull(path.join(ndDir, name)) }))
     .filter((e): e is { name: string; dir: string } => e.dir !== null);
 
   const buses = new Map<string, NdBus>();
@@ -465,7 +455,7 @@ export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
 
   const daxDir = path.join(sysfsRoot, 'bus', 'dax', 'devices');
   for (const name of readdir(daxDir)) {
-    const dir = realdir(path.join(daxDir, name));
+    const dir = realpathOrNull(path.join(daxDir, name));
     if (dir === null) continue;
     const region = m.regionOf(dir);
     const owner = m.namespaces.find((ns) => ns.claim?.kind === 'dax' && ns.claim.dir === path.dirname(dir)) ?? null;
@@ -651,11 +641,8 @@ export function listDevices(options?: ListDevicesOptions): PmemDevice[] {
       badblockCount: sectors(m.list(r.badblocksFile)?.entries),
     });
     for (const ns of m.namespaces.filter((x) => x.region === r)) {
-      out.push({
-        name: ns.name,
-        type: 'namespace',
-        path: null,
-        size: ns.size,
+      // What the namespace, its block device and their partitions share.
+      const fromNs = {
         mode: ns.mode,
         map: ns.map,
         align: ns.align,
@@ -663,41 +650,15 @@ export function listDevices(options?: ListDevicesOptions): PmemDevice[] {
         namespace: ns.name,
         numaNode: ns.numaNode,
         targetNode: ns.targetNode,
-        badblockCount: namespaceCount(m, ns),
-      });
+      };
+      out.push({ name: ns.name, type: 'namespace', path: null, size: ns.size, ...fromNs, badblockCount: namespaceCount(m, ns) });
       const b = ns.block === null ? undefined : m.block(ns.block);
       if (b !== undefined) {
         const list = diskRanges(m, b);
-        out.push({
-          name: b.name,
-          type: 'block',
-          path: `/dev/${b.name}`,
-          size: b.size,
-          mode: ns.mode,
-          map: ns.map,
-          align: ns.align,
-          ...base(r),
-          namespace: ns.name,
-          numaNode: ns.numaNode,
-          targetNode: ns.targetNode,
-          badblockCount: sectors(list),
-        });
+        out.push({ name: b.name, type: 'block', path: `/dev/${b.name}`, size: b.size, ...fromNs, badblockCount: sectors(list) });
         for (const p of b.partitions) {
           const within = list === null || p.start === null || p.size === null ? null : clipRanges(list, p.start, p.start + p.size);
-          out.push({
-            name: p.name,
-            type: 'partition',
-            path: `/dev/${p.name}`,
-            size: p.size,
-            mode: ns.mode,
-            map: ns.map,
-            align: ns.align,
-            ...base(r),
-            namespace: ns.name,
-            numaNode: ns.numaNode,
-            targetNode: ns.targetNode,
-            badblockCount: sectors(within),
-          });
+          out.push({ name: p.name, type: 'partition', path: `/dev/${p.name}`, size: p.size, ...fromNs, badblockCount: sectors(within) });
         }
       }
       for (const name of ns.dax) {

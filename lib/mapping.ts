@@ -6,7 +6,7 @@ import { mappingBadRanges, type BadRange } from './badblocks';
 import { fdPath, notDaxReason, openFileFacts } from './dax-reason';
 import { DaxError, DaxSystemError, invalidArgType, invalidArgValue, outOfRange } from './errors';
 import { fstatx } from './statx';
-import { charSubsystem, devdaxInfo, hasAutoFlush } from './sysfs';
+import { charSubsystem, devdaxInfo, devNumbers, hasAutoFlush } from './sysfs';
 import {
   rejectUnknownOptions,
   toView,
@@ -485,10 +485,7 @@ function mapFd(fd: number, path: string, o: ParsedOptions): DaxMapping {
 
 function mapDevdax(fd: number, path: string, o: ParsedOptions): DaxMapping {
   const st = fs.fstatSync(fd, { bigint: true });
-  const rdev = st.rdev;
-  // glibc's dev_t encoding (gnu_dev_major/minor).
-  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  const { major, minor } = devNumbers(st.rdev);
   const subsystem = charSubsystem(major, minor);
   if (subsystem !== 'dax') {
     throw invalidArgValue('target', path, `must be a regular file or a devdax character device; ${major}:${minor} is a character device of the '${subsystem ?? 'unknown'}' subsystem`);

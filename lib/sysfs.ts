@@ -61,6 +61,25 @@ export function readLinkBase(link: string): string | null {
   }
 }
 
+/** The real path of p, or null when it (or a directory on the way) does not exist. */
+export function realpathOrNull(p: string): string | null {
+  try {
+    return fs.realpathSync(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw e;
+  }
+}
+
+/** Major and minor of a bigint dev_t (fs.stat with bigint: true), in glibc's encoding (gnu_dev_major/minor). */
+export function devNumbers(dev: bigint): { major: number; minor: number } {
+  return {
+    major: Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)),
+    minor: Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn)),
+  };
+}
+
 /** Facts about a devdax character device, from /sys/dev/char/MAJ:MIN. */
 export interface DevdaxInfo {
   /** `dax1.0` */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { cpuInfo, open, statx } from '../../lib';
 import { binding } from '../../lib/binding';
 import { daxMountMode, findMount, readMounts } from '../../lib/mounts';
-import { charSubsystem, devdaxInfo } from '../../lib/sysfs';
+import { charSubsystem, devdaxInfo, devNumbers } from '../../lib/sysfs';
 import { probeODirect, type TargetKind } from './backends';
 import { fioVersion } from './fio';
 import type { FsInfo, Role, RunContext, TargetReport } from './report';
@@ -120,9 +120,7 @@ export function devdaxOf(p: string): { name: string; size: number; align: number
     return null;
   }
   if (!st.isCharacterDevice()) return null;
-  const rdev = st.rdev;
-  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  const { major, minor } = devNumbers(st.rdev);
   if (charSubsystem(major, minor) !== 'dax') return null;
   const d = devdaxInfo(major, minor);
   return { name: d.name, size: d.size, align: d.align };
