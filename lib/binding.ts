@@ -95,6 +95,7 @@ export interface NativeBinding {
     align: number,
     persist: PersistMode,
     path: string,
+    isFile: boolean,
   ): NativeHandle;
   id(h: NativeHandle): MappingId;
   address(h: MappingId): bigint;
@@ -108,6 +109,10 @@ export interface NativeBinding {
   copyPersist(h: MappingId, offset: number, source: ArrayBufferView): void;
   cpuInfo(): NativeCpuInfo;
   stats(h: MappingId): MappingStats;
+  /** Process-wide: mappings open, closed but still held by buffers, and ranges kept forever (see native/region.h). */
+  regionCounts(): { open: number; held: number; leaked: number };
+  /** Puts daxkit's SIGBUS handler back on top; true when another had replaced it. */
+  reassertSigbus(): boolean;
 
   // native/calibrate.cc: the benchmark's native calibration (scripts/bench).
   /** Does nothing; takes persist()'s arguments so that the call costs the same. */
@@ -128,6 +133,8 @@ export interface NativeBinding {
   fallocate(fd: number, mode: number, offset: number, length: number, path?: string): void;
   fiemap(fd: number, path?: string): NativeExtent[];
   xfsGeometryFlags(path: string): number;
+  /** Names an O_TMPFILE file; EEXIST rather than replacing anything. */
+  linkFd(fd: number, path: string): void;
 }
 
 // Compiled to dist/lib/, so the package root (build/, prebuilds/) is two up.

@@ -47,39 +47,71 @@ const busCodes: Record<number, string> = {
   5: 'BUS_MCEERR_AO',
 };
 
+/** Which buffer of a guarded access faulted: the mapping's own range, or the caller's source or target. */
+export type FaultBuffer = 'mapping' | 'source' | 'target';
+
 /**
- * A SIGBUS caught inside one of daxkit's own accessors (`read`, `write`,
- * `copyPersist`, `persist`, `flush`): a poisoned page (media error) or a page
- * of a file truncated under the mapping. The process lives on. Plain stores
- * and loads through `bytes`, `buffer` or a `view()` are not protected.
+ * A SIGBUS caught inside one of daxkit's own accessors (`read`, `readInto`,
+ * `write`, `copyPersist`, `persist`, `flush`): a poisoned page (a media
+ * error), or a page beyond the end of a file truncated under the mapping.
+ * `fault` says which. The process lives on. Plain stores and loads through
+ * `bytes`, `buffer` or a `view()` are not protected.
  */
 export class DaxMediaError extends Error {
   readonly code = 'EIO';
   readonly errno = -5;
+  readonly signal = 'SIGBUS';
   /** The accessor that faulted. */
   readonly operation: string;
-  /** The mapped file or device. */
+  /** The mapped file or device whose accessor ran. */
   readonly path?: string;
   /**
-   * Offset of the failing byte, relative to the start of the mapping;
-   * `undefined` when the fault was in the source buffer of a write, itself a
-   * broken mapping.
+   * `'media'`: the memory or the media under it is bad (poison, a bad block);
+   * `'truncated'`: the page is beyond the end of the file, which was made shorter under the mapping.
+   */
+  readonly fault: 'media' | 'truncated';
+  /** Where the fault was: the mapping's own range, or the caller's `source` (write, copyPersist) or `target` (read, readInto). */
+  readonly buffer: FaultBuffer;
+  /**
+   * Offset of the failing page in this mapping (clamped to the start of the
+   * access), when the fault was inside this mapping; `undefined` when it was
+   * in another buffer.
    */
   readonly offset?: number;
+  /** When the faulting buffer is a view of another daxkit mapping: that mapping's path, and the offset there. */
+  readonly bufferPath?: string;
+  readonly bufferOffset?: number;
   /** The faulting virtual address (si_addr). */
   readonly address: bigint;
-  readonly signal = 'SIGBUS';
-  /** si_code of the signal: `'BUS_ADRERR'` (truncated file, or poison found by the pmem driver), `'BUS_MCEERR_AR'` (machine check)... */
+  /** si_code of the signal: `'BUS_ADRERR'` (a page the kernel could not supply: poison found by the pmem driver, or beyond the end of the file), `'BUS_MCEERR_AR'` (machine check)... */
   readonly sigCode: string;
 
-  constructor(operation: string, path: string | undefined, offset: number | undefined, address: bigint, siCode: number) {
+  constructor(
+    operation: string,
+    path: string | undefined,
+    buffer: FaultBuffer,
+    offset: number | undefined,
+    bufferPath: string | undefined,
+    bufferOffset: number | undefined,
+    address: bigint,
+    siCode: number,
+    truncated: boolean,
+  ) {
     const sigCode = busCodes[siCode] ?? String(siCode);
-    const where = offset !== undefined ? `at offset ${offset} of the mapping` : `in the source buffer (address 0x${address.toString(16)})`;
-    super(`EIO: media error ${where} (SIGBUS ${sigCode}), ${operation}${path !== undefined ? ` '${path}'` : ''}`);
-    this.name = 'DaxMediaError';
+    const fault = truncated ? 'truncated' : 'media';
+    let where: string;
+    if (offset !== undefined) where = `at offset ${offset} of ${buffer === 'mapping' ? 'the mapping' : `the mapping (in the ${buffer} buffer)`}`;
+    else if (bufferPath !== undefined) where = `in the ${buffer} buffer: offset ${bufferOffset} of the mapping of '${bufferPath}'`;
+    else where = `in the ${buffer} buffer (address 0x${address.toString(16)})`;
+    const what = truncated ? 'the file was truncated under the mapping: no page' : 'media error';
+    super(`EIO: ${what} ${where} (SIGBUS ${sigCode}), ${operation}${path !== undefined ? ` '${path}'` : ''}`);
     this.operation = operation;
     if (path !== undefined) this.path = path;
+    this.fault = fault;
+    this.buffer = buffer;
     if (offset !== undefined) this.offset = offset;
+    if (bufferPath !== undefined) this.bufferPath = bufferPath;
+    if (bufferOffset !== undefined) this.bufferOffset = bufferOffset;
     this.address = address;
     this.sigCode = sigCode;
   }
@@ -91,7 +123,8 @@ export type DaxErrorCode =
   | 'ERR_DAX_NOT_SUPPORTED'
   | 'ERR_DAX_TOO_LARGE'
   | 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED'
-  | 'ERR_DAX_READONLY';
+  | 'ERR_DAX_READONLY'
+  | 'ERR_DAX_TOO_MANY_MAPPINGS';
 
 /** An error that is not a system call's: its `code` is one of {@link DaxErrorCode}. */
 export class DaxError extends Error {
@@ -100,12 +133,18 @@ export class DaxError extends Error {
   readonly reason?: string;
   readonly path?: string;
 
-  constructor(code: DaxErrorCode, message: string, extra: { reason?: string; path?: string } = {}) {
-    super(message);
+  constructor(code: DaxErrorCode, message: string, extra: { reason?: string; path?: string; cause?: unknown } = {}) {
+    super(message, extra.cause !== undefined ? { cause: extra.cause } : undefined);
     this.code = code;
     if (extra.reason !== undefined) this.reason = extra.reason;
     if (extra.path !== undefined) this.path = extra.path;
   }
+}
+
+// One convention for every class: the name lives on the prototype, so that
+// instances print as `DaxError [ERR_DAX_CLOSED]: ...` and carry no own `name`.
+for (const cls of [DaxSystemError, DaxMediaError, DaxError]) {
+  Object.defineProperty(cls.prototype, 'name', { value: cls.name, writable: true, configurable: true, enumerable: false });
 }
 
 function received(value: unknown): string {
@@ -131,6 +170,12 @@ export function invalidArgType(name: string, expected: string, value: unknown): 
 export function invalidArgValue(name: string, value: unknown, reason: string): TypeError {
   const e = new TypeError(`The argument '${name}' ${reason}. Received ${util.inspect(value)}`);
   return Object.assign(e, { code: 'ERR_INVALID_ARG_VALUE' as const });
+}
+
+/** `TypeError [ERR_INVALID_THIS]`: a method called on something that is not what it belongs to. */
+export function invalidThis(type: string): TypeError {
+  const e = new TypeError(`Value of "this" must be of type ${type}`);
+  return Object.assign(e, { code: 'ERR_INVALID_THIS' as const });
 }
 
 /** `RangeError [ERR_OUT_OF_RANGE]`, worded as Node words it. */

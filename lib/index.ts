@@ -2,14 +2,16 @@
  * daxkit: direct access to Linux persistent memory (DAX) from Node.js.
  * @packageDocumentation
  */
-export { open, DaxMapping, cpuInfo } from './mapping';
-export type { OpenOptions, SyncMode, MappingKind, Granularity, FlushMechanism } from './mapping';
+export { open } from './open';
+export type { OpenOptions } from './open';
+export { DaxMapping, cpuInfo } from './mapping';
+export type { SyncMode, MappingKind, Granularity, FlushMechanism } from './mapping';
 export type { MappingStats } from './binding';
 export { statx, STATX_ATTR_DAX } from './statx';
 export type { StatxResult, StatxOptions } from './statx';
 export { FS_XFLAG_DAX } from './dax-reason';
 export { DaxSystemError, DaxMediaError, DaxError } from './errors';
-export type { DaxErrorCode } from './errors';
+export type { DaxErrorCode, FaultBuffer } from './errors';
 
 /** MAP_SYNC (mmap(2)), as passed with MAP_SHARED_VALIDATE. */
 export const MAP_SYNC = 0x80000;

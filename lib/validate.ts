@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { invalidArgType, invalidArgValue, outOfRange } from './errors';
 
 /** Throws unless `value` is a safe integer in [min, max]. */
@@ -62,9 +63,74 @@ export function isArrayBufferView(v: unknown): v is ArrayBufferView {
   return ArrayBuffer.isView(v);
 }
 
-/** The bytes of a Buffer, TypedArray, DataView or ArrayBuffer, as a view (no copy). */
-export function toView(name: string, source: unknown): ArrayBufferView {
-  if (ArrayBuffer.isView(source)) return source;
-  if (source instanceof ArrayBuffer || source instanceof SharedArrayBuffer) return new Uint8Array(source);
-  throw invalidArgType(name, 'an instance of Buffer, TypedArray, DataView or ArrayBuffer', source);
+// The intrinsic getters, taken once: a view's own or inherited `byteLength`
+// can be redefined by anyone, and a length a caller can lie about must never
+// reach native code. These read the engine's internal slots, for every
+// TypedArray type (Float16Array and whatever comes next) and for DataView.
+type Getter<T> = (this: unknown) => T;
+function intrinsicGetter<T>(proto: object, name: string): Getter<T> {
+  const d = Object.getOwnPropertyDescriptor(proto, name);
+  if (d?.get === undefined) throw new Error(`no intrinsic getter ${name}`);
+  return d.get as Getter<T>;
+}
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const taBuffer = intrinsicGetter<ArrayBufferLike>(typedArrayProto, 'buffer');
+const taOffset = intrinsicGetter<number>(typedArrayProto, 'byteOffset');
+const taLength = intrinsicGetter<number>(typedArrayProto, 'byteLength');
+const dvBuffer = intrinsicGetter<ArrayBufferLike>(DataView.prototype, 'buffer');
+const dvOffset = intrinsicGetter<number>(DataView.prototype, 'byteOffset');
+const dvLength = intrinsicGetter<number>(DataView.prototype, 'byteLength');
+const abLength = intrinsicGetter<number>(ArrayBuffer.prototype, 'byteLength');
+const sabLength = intrinsicGetter<number>(SharedArrayBuffer.prototype, 'byteLength');
+const abDetached = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get as Getter<boolean> | undefined;
+const U8 = Uint8Array;
+
+// Node 20 has no ArrayBuffer.prototype.detached; a detached buffer is the one
+// a zero-length view cannot be made over.
+function isDetached(buf: ArrayBufferLike): boolean {
+  if (!types.isArrayBuffer(buf)) return false;
+  if (abDetached !== undefined) return abDetached.call(buf);
+  if (abLength.call(buf) !== 0) return false;
+  try {
+    new U8(buf, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The bytes of a Buffer, TypedArray, DataView, ArrayBuffer or
+ * SharedArrayBuffer, as a Uint8Array over the same memory (no copy), with
+ * its length read from the engine, never from a property. A detached buffer
+ * is refused: it most often is a stale view of a closed mapping.
+ */
+export function toBytes(name: string, source: unknown): Uint8Array {
+  let buf: ArrayBufferLike;
+  let offset = 0;
+  let length: number;
+  if (ArrayBuffer.isView(source)) {
+    if (types.isDataView(source)) {
+      buf = dvBuffer.call(source);
+      if (isDetached(buf)) throw detached(name, source);
+      offset = dvOffset.call(source);
+      length = dvLength.call(source);
+    } else {
+      buf = taBuffer.call(source);
+      if (isDetached(buf)) throw detached(name, source);
+      offset = taOffset.call(source);
+      length = taLength.call(source);
+    }
+  } else if (types.isAnyArrayBuffer(source)) {
+    buf = source;
+    if (isDetached(buf)) throw detached(name, source);
+    length = types.isArrayBuffer(buf) ? abLength.call(buf) : sabLength.call(buf);
+  } else {
+    throw invalidArgType(name, 'an instance of Buffer, TypedArray, DataView or ArrayBuffer', source);
+  }
+  return new U8(buf, offset, length);
+}
+
+function detached(name: string, value: unknown): TypeError {
+  return invalidArgValue(name, value, 'is over a detached ArrayBuffer (a view of a closed mapping, or a transferred buffer)');
 }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "addon.h"
+#include "args.h"
 #include "cpu.h"
 #include "errors.h"
 #include "guard.h"
@@ -91,7 +92,7 @@ bool GetIterations(Napi::Env env, napi_value v, uint64_t* out) {
 bool RunGuarded(Napi::Env env, const char* op, void (*fn)(void*), void* arg) {
   Fault f;
   if (run_guarded(fn, arg, &f)) return true;
-  ThrowMediaError(env, op, "", -1, f.addr, f.code);
+  ThrowMediaError(env, {op, nullptr, "mapping", -1, nullptr, -1, f.addr, f.code, false});
   return false;
 }
 
@@ -146,9 +147,9 @@ Napi::Value JS_calibrateNtCopy(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitCalibrate(Napi::Env env, Napi::Object exports) {
-  exports.Set("calibrateNoop", Napi::Function::New(env, JS_calibrateNoop, "calibrateNoop"));
-  exports.Set("calibratePersist", Napi::Function::New(env, JS_calibratePersist, "calibratePersist"));
-  exports.Set("calibrateNtCopy", Napi::Function::New(env, JS_calibrateNtCopy, "calibrateNtCopy"));
+  Export(env, exports, "calibrateNoop", Binding<JS_calibrateNoop>);
+  Export(env, exports, "calibratePersist", Binding<JS_calibratePersist>);
+  Export(env, exports, "calibrateNtCopy", Binding<JS_calibrateNtCopy>);
 }
 
 }  // namespace dax

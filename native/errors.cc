@@ -1,3 +1,8 @@
+// Errors are thrown through the C Node-API and every status is checked
+// rather than asserted: in a worker being terminated, creating or throwing
+// an error fails (JS cannot run any more), and node-addon-api's wrappers
+// would abort the whole process there. A failed throw is simply dropped;
+// the environment is going away.
 #include "errors.h"
 
 #include <errno.h>
@@ -19,86 +24,109 @@ const char* errno_name(int err) {
 #endif
 }
 
-Napi::Value StrOrUndefined(Napi::Env env, const char* s) {
-  return s != nullptr ? Napi::String::New(env, s) : env.Undefined();
+napi_value Str(napi_env env, const char* s) {
+  napi_value v = nullptr;
+  if (s == nullptr) {
+    napi_get_undefined(env, &v);
+  } else if (napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) != napi_ok) {
+    napi_get_undefined(env, &v);
+  }
+  return v;
 }
 
-void SetCode(Napi::Error& e, const char* code) {
-  e.Value().Set("code", Napi::String::New(e.Env(), code));
+napi_value Num(napi_env env, double d) {
+  napi_value v = nullptr;
+  napi_create_double(env, d, &v);
+  return v;
 }
 
-// lib/errors.ts injects its classes so that the error types live (and are
-// tested) in JS while native code only supplies the facts.
-Napi::Value Initialize(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction()) {
+bool Pending(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  return pending;
+}
+
+// Constructs an injected class and throws the instance. Constructing runs
+// user-visible JS; if that throws, its exception propagates instead.
+bool ThrowInjected(napi_env env, napi_ref cls, size_t argc, const napi_value* argv) {
+  napi_value ctor, e;
+  if (cls == nullptr || napi_get_reference_value(env, cls, &ctor) != napi_ok || ctor == nullptr) return false;
+  if (napi_new_instance(env, ctor, argc, argv, &e) != napi_ok) return Pending(env);
+  napi_throw(env, e);
+  return true;
+}
+
+void ThrowWithCode(napi_env env, napi_status (*make)(napi_env, napi_value, napi_value, napi_value*),
+                   const char* code, const char* message) {
+  napi_value e;
+  if (make(env, Str(env, code), Str(env, message), &e) == napi_ok) napi_throw(env, e);
+}
+
+napi_value Initialize(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_valuetype t0 = napi_undefined, t1 = napi_undefined;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 2 ||
+      napi_typeof(env, argv[0], &t0) != napi_ok || napi_typeof(env, argv[1], &t1) != napi_ok ||
+      t0 != napi_function || t1 != napi_function) {
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "initialize(systemError, mediaError) needs two classes");
-    return env.Undefined();
+    return nullptr;
   }
   AddonData* d = addon_data(env);
-  d->system_error = Napi::Persistent(info[0].As<Napi::Function>());
-  d->media_error = Napi::Persistent(info[1].As<Napi::Function>());
-  return env.Undefined();
+  if (d->system_error != nullptr) napi_delete_reference(env, d->system_error);
+  if (d->media_error != nullptr) napi_delete_reference(env, d->media_error);
+  d->system_error = d->media_error = nullptr;
+  napi_create_reference(env, argv[0], 1, &d->system_error);
+  napi_create_reference(env, argv[1], 1, &d->media_error);
+  return nullptr;
 }
 
 }  // namespace
 
-void ThrowSystemError(Napi::Env env, int err, const char* syscall, const char* path) {
-  AddonData* d = addon_data(env);
+void ThrowSystemError(napi_env env, int err, const char* syscall, const char* path) {
   const char* desc = strerror(err);
-  if (d->system_error.IsEmpty()) {
-    Napi::Error e = Napi::Error::New(env, std::string(desc) + ", " + syscall);
-    e.Value().Set("errno", Napi::Number::New(env, -err));
-    e.Value().Set("syscall", Napi::String::New(env, syscall));
-    e.ThrowAsJavaScriptException();
-    return;
-  }
-  // Constructing the error runs user-visible JS; if that throws, let its
-  // exception propagate instead of throwing a second one.
-  Napi::Value e = d->system_error.New({Napi::Number::New(env, -err), Napi::String::New(env, syscall),
-                                       StrOrUndefined(env, path), StrOrUndefined(env, errno_name(err)),
-                                       Napi::String::New(env, desc)});
-  if (env.IsExceptionPending()) return;
-  napi_throw(env, e);
+  napi_value argv[] = {Num(env, -err), Str(env, syscall), Str(env, path), Str(env, errno_name(err)), Str(env, desc)};
+  if (ThrowInjected(env, addon_data(env)->system_error, 5, argv) || Pending(env)) return;
+  ThrowWithCode(env, napi_create_error, errno_name(err), desc);
 }
 
-void ThrowMediaError(Napi::Env env, const char* op, const char* path, int64_t offset,
-                     uintptr_t address, int si_code) {
-  AddonData* d = addon_data(env);
-  if (d->media_error.IsEmpty()) {
-    Napi::Error e = Napi::Error::New(env, "media error (SIGBUS)");
-    SetCode(e, "EIO");
-    e.ThrowAsJavaScriptException();
-    return;
-  }
-  Napi::Value e = d->media_error.New(
-      {Napi::String::New(env, op), StrOrUndefined(env, path),
-       offset >= 0 ? Napi::Number::New(env, static_cast<double>(offset)) : env.Undefined(),
-       Napi::BigInt::New(env, static_cast<uint64_t>(address)), Napi::Number::New(env, si_code)});
-  if (env.IsExceptionPending()) return;
-  napi_throw(env, e);
+void ThrowMediaError(napi_env env, const MediaFault& f) {
+  napi_value address = nullptr;
+  napi_create_bigint_uint64(env, static_cast<uint64_t>(f.address), &address);
+  napi_value truncated = nullptr;
+  napi_get_boolean(env, f.truncated, &truncated);
+  napi_value undef = nullptr;
+  napi_get_undefined(env, &undef);
+  napi_value argv[] = {Str(env, f.op),
+                       Str(env, f.path),
+                       Str(env, f.buffer),
+                       f.offset >= 0 ? Num(env, static_cast<double>(f.offset)) : undef,
+                       Str(env, f.other_path),
+                       f.other_offset >= 0 ? Num(env, static_cast<double>(f.other_offset)) : undef,
+                       address,
+                       Num(env, f.si_code),
+                       truncated};
+  if (ThrowInjected(env, addon_data(env)->media_error, 9, argv) || Pending(env)) return;
+  ThrowWithCode(env, napi_create_error, "EIO", "media error (SIGBUS)");
 }
 
-void ThrowTypeError(Napi::Env env, const char* code, const char* message) {
-  Napi::TypeError e = Napi::TypeError::New(env, message);
-  SetCode(e, code);
-  e.ThrowAsJavaScriptException();
+void ThrowTypeError(napi_env env, const char* code, const char* message) {
+  ThrowWithCode(env, napi_create_type_error, code, message);
 }
 
-void ThrowRangeError(Napi::Env env, const char* code, const char* message) {
-  Napi::RangeError e = Napi::RangeError::New(env, message);
-  SetCode(e, code);
-  e.ThrowAsJavaScriptException();
+void ThrowRangeError(napi_env env, const char* code, const char* message) {
+  ThrowWithCode(env, napi_create_range_error, code, message);
 }
 
-void ThrowCodeError(Napi::Env env, const char* code, const char* message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  SetCode(e, code);
-  e.ThrowAsJavaScriptException();
+void ThrowCodeError(napi_env env, const char* code, const char* message) {
+  ThrowWithCode(env, napi_create_error, code, message);
 }
 
 void InitErrors(Napi::Env env, Napi::Object exports) {
-  exports.Set("initialize", Napi::Function::New(env, Initialize, "initialize"));
+  napi_value fn;
+  if (napi_create_function(env, "initialize", NAPI_AUTO_LENGTH, Initialize, nullptr, &fn) == napi_ok) {
+    napi_set_named_property(env, exports, "initialize", fn);
+  }
 }
 
 }  // namespace dax

@@ -8,18 +8,27 @@ namespace dax {
 
 // Throws a DaxSystemError shaped like a node:fs error. `err` is a positive
 // errno; path may be null.
-void ThrowSystemError(Napi::Env env, int err, const char* syscall, const char* path);
+void ThrowSystemError(napi_env env, int err, const char* syscall, const char* path);
 
+// What a guarded access knew when SIGBUS interrupted it.
+struct MediaFault {
+  const char* op;         // the DaxMapping method
+  const char* path;       // its mapping's path
+  const char* buffer;     // 'mapping', 'source' or 'target': where the fault was
+  int64_t offset;         // in the mapping whose method ran, or -1 (outside it)
+  const char* other_path; // another daxkit mapping the fault was in, or null
+  int64_t other_offset;   // and the offset there, or -1
+  uintptr_t address;
+  int si_code;
+  bool truncated;         // beyond the end of the mapped file, not poison
+};
 // Throws a DaxMediaError for a SIGBUS caught in a guarded access.
-// offset is relative to the mapping, or -1 when the fault was outside it (a
-// source buffer that is itself a broken mapping).
-void ThrowMediaError(Napi::Env env, const char* op, const char* path, int64_t offset,
-                     uintptr_t address, int si_code);
+void ThrowMediaError(napi_env env, const MediaFault& f);
 
 // TypeError / RangeError with a Node-style `code`.
-void ThrowTypeError(Napi::Env env, const char* code, const char* message);
-void ThrowRangeError(Napi::Env env, const char* code, const char* message);
+void ThrowTypeError(napi_env env, const char* code, const char* message);
+void ThrowRangeError(napi_env env, const char* code, const char* message);
 // A plain Error with a daxkit code (ERR_DAX_*).
-void ThrowCodeError(Napi::Env env, const char* code, const char* message);
+void ThrowCodeError(napi_env env, const char* code, const char* message);
 
 }  // namespace dax

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "addon.h"
+#include "args.h"
 #include "errors.h"
 #include "sys.h"
 
@@ -34,7 +35,6 @@ bool GetInt64(const Napi::CallbackInfo& info, size_t i, const char* name, int64_
   return true;
 }
 
-Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
 // statx(path, followSymlinks) or statx(fd) for an open file.
 Napi::Value JS_statx(const Napi::CallbackInfo& info) {
@@ -48,39 +48,37 @@ Napi::Value JS_statx(const Napi::CallbackInfo& info) {
     rc = statx_path(static_cast<int>(fd), "", true, &st);
   } else {
     if (!GetString(info, 0, "path", &path)) return env.Undefined();
-    rc = statx_path(AT_FDCWD, path.c_str(), info[1].ToBoolean().Value(), &st);
+    rc = statx_path(AT_FDCWD, path.c_str(), IsTrue(env, info[1]), &st);
   }
   if (rc < 0) {
     ThrowSystemError(env, -rc, "statx", path.empty() ? nullptr : path.c_str());
     return env.Undefined();
   }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("mask", Napi::Number::New(env, st.mask));
-  o.Set("attributes", U64(env, st.attributes));
-  o.Set("attributesMask", U64(env, st.attributes_mask));
-  o.Set("mode", Napi::Number::New(env, st.mode));
-  o.Set("nlink", Napi::Number::New(env, st.nlink));
-  o.Set("uid", Napi::Number::New(env, st.uid));
-  o.Set("gid", Napi::Number::New(env, st.gid));
-  o.Set("ino", U64(env, st.ino));
-  o.Set("size", U64(env, st.size));
-  o.Set("blocks", U64(env, st.blocks));
-  o.Set("blksize", Napi::Number::New(env, st.blksize));
-  o.Set("devMajor", Napi::Number::New(env, st.dev_major));
-  o.Set("devMinor", Napi::Number::New(env, st.dev_minor));
-  o.Set("rdevMajor", Napi::Number::New(env, st.rdev_major));
-  o.Set("rdevMinor", Napi::Number::New(env, st.rdev_minor));
-  return o;
+  return ObjectBuilder(env)
+      .Num("mask", st.mask)
+      .U64("attributes", st.attributes)
+      .U64("attributesMask", st.attributes_mask)
+      .Num("mode", st.mode)
+      .Num("nlink", st.nlink)
+      .Num("uid", st.uid)
+      .Num("gid", st.gid)
+      .U64("ino", st.ino)
+      .U64("size", st.size)
+      .U64("blocks", st.blocks)
+      .Num("blksize", st.blksize)
+      .Num("devMajor", st.dev_major)
+      .Num("devMinor", st.dev_minor)
+      .Num("rdevMajor", st.rdev_major)
+      .Num("rdevMinor", st.rdev_minor);
 }
 
-Napi::Object XattrObject(Napi::Env env, const FsXattr& x) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("xflags", Napi::Number::New(env, x.xflags));
-  o.Set("extsize", Napi::Number::New(env, x.extsize));
-  o.Set("nextents", Napi::Number::New(env, x.nextents));
-  o.Set("projid", Napi::Number::New(env, x.projid));
-  o.Set("cowextsize", Napi::Number::New(env, x.cowextsize));
-  return o;
+napi_value XattrObject(napi_env env, const FsXattr& x) {
+  return ObjectBuilder(env)
+      .Num("xflags", x.xflags)
+      .Num("extsize", x.extsize)
+      .Num("nextents", x.nextents)
+      .Num("projid", x.projid)
+      .Num("cowextsize", x.cowextsize);
 }
 
 // fsGetXattr(path, followSymlinks) -> { xflags, extsize, nextents, projid, cowextsize }
@@ -88,7 +86,7 @@ Napi::Value JS_fsGetXattr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path;
   if (!GetString(info, 0, "path", &path)) return env.Undefined();
-  int fd = open_for_ioctl(path.c_str(), info[1].ToBoolean().Value());
+  int fd = open_for_ioctl(path.c_str(), IsTrue(env, info[1]));
   if (fd < 0) {
     ThrowSystemError(env, -fd, "open", path.c_str());
     return env.Undefined();
@@ -100,7 +98,7 @@ Napi::Value JS_fsGetXattr(const Napi::CallbackInfo& info) {
     ThrowSystemError(env, -rc, "ioctl", path.c_str());
     return env.Undefined();
   }
-  return XattrObject(env, x);
+  return Napi::Value(env, XattrObject(env, x));
 }
 
 // fsSetXflags(path, followSymlinks, setMask, clearMask) -> { before, after }
@@ -113,7 +111,7 @@ Napi::Value JS_fsSetXflags(const Napi::CallbackInfo& info) {
   if (!GetString(info, 0, "path", &path) || !GetInt64(info, 2, "setMask", &set_mask) ||
       !GetInt64(info, 3, "clearMask", &clear_mask))
     return env.Undefined();
-  int fd = open_for_ioctl(path.c_str(), info[1].ToBoolean().Value());
+  int fd = open_for_ioctl(path.c_str(), IsTrue(env, info[1]));
   if (fd < 0) {
     ThrowSystemError(env, -fd, "open", path.c_str());
     return env.Undefined();
@@ -131,10 +129,7 @@ Napi::Value JS_fsSetXflags(const Napi::CallbackInfo& info) {
     ThrowSystemError(env, -rc, "ioctl", path.c_str());
     return env.Undefined();
   }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("before", XattrObject(env, before));
-  o.Set("after", XattrObject(env, after));
-  return o;
+  return ObjectBuilder(env).Val("before", XattrObject(env, before)).Val("after", XattrObject(env, after));
 }
 
 // fallocate(fd, mode, offset, length, path)
@@ -152,19 +147,19 @@ Napi::Value JS_fallocate(const Napi::CallbackInfo& info) {
 }
 
 struct FiemapCtx {
-  Napi::Env env;
-  Napi::Array out;
+  napi_env env;
+  napi_value out;
   uint32_t n;
 };
 
 void PushExtent(const Extent& e, void* p) {
   auto* c = static_cast<FiemapCtx*>(p);
-  Napi::Object o = Napi::Object::New(c->env);
-  o.Set("logical", Napi::Number::New(c->env, static_cast<double>(e.logical)));
-  o.Set("physical", Napi::Number::New(c->env, static_cast<double>(e.physical)));
-  o.Set("length", Napi::Number::New(c->env, static_cast<double>(e.length)));
-  o.Set("flags", Napi::Number::New(c->env, e.flags));
-  c->out.Set(c->n++, o);
+  napi_value o = ObjectBuilder(c->env)
+                     .Num("logical", static_cast<double>(e.logical))
+                     .Num("physical", static_cast<double>(e.physical))
+                     .Num("length", static_cast<double>(e.length))
+                     .Num("flags", e.flags);
+  napi_set_element(c->env, c->out, c->n++, o);
 }
 
 // fiemap(fd, path) -> [{ logical, physical, length, flags }] (bytes)
@@ -173,13 +168,14 @@ Napi::Value JS_fiemap(const Napi::CallbackInfo& info) {
   int64_t fd;
   if (!GetInt64(info, 0, "fd", &fd)) return env.Undefined();
   std::string path = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
-  FiemapCtx c{env, Napi::Array::New(env), 0};
+  FiemapCtx c{env, nullptr, 0};
+  if (napi_create_array(env, &c.out) != napi_ok) return env.Undefined();
   int rc = fiemap(static_cast<int>(fd), PushExtent, &c);
   if (rc < 0) {
     ThrowSystemError(env, -rc, "ioctl", path.empty() ? nullptr : path.c_str());
     return env.Undefined();
   }
-  return c.out;
+  return Napi::Value(env, c.out);
 }
 
 // xfsGeometryFlags(path) -> the XFS_FSOP_GEOM_FLAGS_* word of the filesystem of path
@@ -202,15 +198,27 @@ Napi::Value JS_xfsGeometryFlags(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, flags);
 }
 
+// linkFd(fd, path): names an O_TMPFILE file (see link_fd in sys.h).
+Napi::Value JS_linkFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  std::string path;
+  if (!GetInt64(info, 0, "fd", &fd) || !GetString(info, 1, "path", &path)) return env.Undefined();
+  int rc = link_fd(static_cast<int>(fd), path.c_str());
+  if (rc < 0) ThrowSystemError(env, -rc, "link", path.c_str());
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitFsOps(Napi::Env env, Napi::Object exports) {
-  exports.Set("statx", Napi::Function::New(env, JS_statx, "statx"));
-  exports.Set("fsGetXattr", Napi::Function::New(env, JS_fsGetXattr, "fsGetXattr"));
-  exports.Set("fsSetXflags", Napi::Function::New(env, JS_fsSetXflags, "fsSetXflags"));
-  exports.Set("fallocate", Napi::Function::New(env, JS_fallocate, "fallocate"));
-  exports.Set("fiemap", Napi::Function::New(env, JS_fiemap, "fiemap"));
-  exports.Set("xfsGeometryFlags", Napi::Function::New(env, JS_xfsGeometryFlags, "xfsGeometryFlags"));
+  Export(env, exports, "statx", Binding<JS_statx>);
+  Export(env, exports, "fsGetXattr", Binding<JS_fsGetXattr>);
+  Export(env, exports, "fsSetXflags", Binding<JS_fsSetXflags>);
+  Export(env, exports, "fallocate", Binding<JS_fallocate>);
+  Export(env, exports, "fiemap", Binding<JS_fiemap>);
+  Export(env, exports, "xfsGeometryFlags", Binding<JS_xfsGeometryFlags>);
+  Export(env, exports, "linkFd", Binding<JS_linkFd>);
 }
 
 }  // namespace dax

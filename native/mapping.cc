@@ -1,174 +1,48 @@
 // The JS face of a mapping: a tagged external that owns it (for the GC), a
 // numeric id that the calls take, and plain functions (binding.persist(id,
 // offset, length), ...). lib/mapping.ts owns the DaxMapping class, its
-// validation and its defaults.
+// validation and its defaults; region.cc owns the lifetime.
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include <mutex>
 #include <random>
 #include <string>
-#include <vector>
 
 #include "addon.h"
+#include "args.h"
 #include "cpu.h"
 #include "errors.h"
 #include "guard.h"
+#include "region.h"
 #include "sys.h"
 
 namespace dax {
-
-enum PersistMode : int {
-  kPersistNone = 0,    // read-only: nothing can be dirty
-  kPersistMsync = 1,   // page cache, or DAX without MAP_SYNC
-  kPersistFlush = 2,   // MAP_SYNC / devdax: line write-back + SFENCE
-  kPersistFence = 3,   // the platform flushes caches on power loss (eADR)
-};
-
-// One mmap'd range. Owned jointly by the JS handle and by every ArrayBuffer
-// created over it (refs): the memory stays mapped while any of them is
-// reachable, unless close() detaches the buffers and unmaps it first.
-struct Region {
-  uint8_t* base = nullptr;
-  size_t length = 0;
-  bool mapped = false;
-  bool readonly = false;
-  int persist_mode = kPersistMsync;
-  int refs = 0;
-  // What persistence cost, for DaxMapping.stats(): plain counters, only ever
-  // touched on the JS thread that owns the mapping.
-  uint64_t lines_flushed = 0;
-  uint64_t fences = 0;
-  uint64_t msyncs = 0;
-  uint64_t nt_bytes = 0;
-  std::string path;
-  // Weak references to the ArrayBuffers handed out, so close() can detach
-  // them. Each also carries a napi_wrap whose finalizer drops its ref.
-  std::vector<napi_ref> buffers;
-  AddonData* addon = nullptr;
-  // The numeric handle: generation << kSlotBits | slot (AddonData::slots).
-  int64_t id = -1;
-  Region* prev = nullptr;
-  Region* next = nullptr;
-};
 
 namespace {
 
 napi_type_tag g_tag;
 
-// 2^20 live mappings per environment; ids stay below 2^52, exact as doubles.
-constexpr int kSlotBits = 20;
-constexpr uint32_t kMaxSlots = 1u << kSlotBits;
+AddonData* Data(const Napi::CallbackInfo& info) { return static_cast<AddonData*>(info.Data()); }
 
-// Gives r a slot and an id. False when every slot is taken.
-bool Link(AddonData* d, Region* r) {
-  uint32_t slot;
-  if (!d->free_slots.empty()) {
-    slot = d->free_slots.back();
-    d->free_slots.pop_back();
-  } else if (d->slots.size() < kMaxSlots) {
-    slot = static_cast<uint32_t>(d->slots.size());
-    d->slots.push_back(nullptr);
-    d->gens.push_back(0);
-  } else {
-    return false;
-  }
-  d->slots[slot] = r;
-  const uint32_t gen = ++d->gens[slot] & 0xFFFFFFFu;
-  r->id = (static_cast<int64_t>(gen) << kSlotBits) | slot;
-  r->addon = d;
-  r->prev = nullptr;
-  r->next = d->regions;
-  if (d->regions != nullptr) d->regions->prev = r;
-  d->regions = r;
-  return true;
-}
-
-void Unlink(Region* r) {
-  AddonData* d = r->addon;
-  if (d == nullptr) return;
-  if (r->prev != nullptr) r->prev->next = r->next; else d->regions = r->next;
-  if (r->next != nullptr) r->next->prev = r->prev;
-  const uint32_t slot = static_cast<uint32_t>(r->id & (kMaxSlots - 1));
-  d->slots[slot] = nullptr;
-  d->free_slots.push_back(slot);
-  r->prev = r->next = nullptr;
-  r->addon = nullptr;
-}
-
-void Unmap(Region* r) {
-  if (!r->mapped) return;
-  int rc = unmap(r->base, r->length);
-  // munmap of a range we mapped cannot fail short of a bug.
-  (void)rc;
-  r->mapped = false;
-  Unlink(r);
-}
-
-void Release(napi_env env, Region* r) {
-  if (--r->refs > 0) return;
-  Unmap(r);
-  for (napi_ref ref : r->buffers) napi_delete_reference(env, ref);
-  delete r;
-}
-
-void FinalizeHandle(Napi::Env env, Region* r) { Release(env, r); }
-
-void FinalizeBuffer(napi_env env, void* data, void*) { Release(env, static_cast<Region*>(data)); }
-
-// Environment teardown (worker exit, process exit): JS will not run again,
-// so unmapping live regions is safe; the finalizers that may still come only
-// free memory.
-void CleanupHook(AddonData* d) {
-  while (d->regions != nullptr) Unmap(d->regions);
-}
-
-bool GetInt64(Napi::Env env, napi_value v, const char* name, int64_t* out) {
-  if (napi_get_value_int64(env, v, out) != napi_ok) {
-    std::string m = std::string("The \"") + name + "\" argument must be a number";
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", m.c_str());
-    return false;
-  }
-  return true;
-}
-
-// Resolves the handle argument. Calls take the numeric id rather than the
-// external itself: checking an external's type tag is a property lookup that
-// cost persist() of one line a third of its time, while an id is checked
-// against this environment's own table, so a forged or stale one can never
-// reach a Region (it resolves to nothing: "closed"). The external stays the
-// owner, for the GC (DaxMapping keeps it until close()).
-Region* GetRegion(const Napi::CallbackInfo& info, bool must_be_mapped = true) {
-  Napi::Env env = info.Env();
+Region* GetRegion(const Napi::CallbackInfo& info) {
   int64_t id;
-  if (napi_get_value_int64(env, info[0], &id) != napi_ok || id < 0) {
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Illegal invocation: not a daxkit mapping handle");
+  if (napi_get_value_int64(info.Env(), info[0], &id) != napi_ok || id < 0) {
+    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE", "Illegal invocation: not a daxkit mapping handle");
     return nullptr;
   }
-  auto* d = static_cast<AddonData*>(info.Data());
-  const uint64_t slot = static_cast<uint64_t>(id) & (kMaxSlots - 1);
-  Region* r = slot < d->slots.size() ? d->slots[slot] : nullptr;
-  if (r == nullptr || r->id != id) {
-    if (must_be_mapped) ThrowCodeError(env, "ERR_DAX_CLOSED", "The mapping is closed");
-    return nullptr;
-  }
+  Region* r = RegionById(Data(info), id);
+  if (r == nullptr) ThrowCodeError(info.Env(), "ERR_DAX_CLOSED", "The mapping is closed");
   return r;
 }
 
-// id(external) -> the numeric handle of a mapping, once per open().
-Napi::Value JS_id(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Value v = info[0];
-  if (!v.IsExternal() || !v.As<Napi::External<Region>>().CheckTypeTag(&g_tag)) {
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Illegal invocation: not a daxkit mapping handle");
-    return env.Undefined();
+bool CheckRange(napi_env env, const Region* r, int64_t o, uint64_t n) {
+  if (o < 0 || static_cast<uint64_t>(o) > r->length || n > r->length - static_cast<uint64_t>(o)) {
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The range is outside the mapping");
+    return false;
   }
-  Region* r = v.As<Napi::External<Region>>().Data();
-  if (!r->mapped) {
-    ThrowCodeError(env, "ERR_DAX_CLOSED", "The mapping is closed");
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, static_cast<double>(r->id));
+  return true;
 }
 
 // Reads (offset, length) from info[i], info[i + 1] and checks them against
@@ -176,13 +50,12 @@ Napi::Value JS_id(const Napi::CallbackInfo& info) {
 // never reach memory.
 bool GetRange(const Napi::CallbackInfo& info, size_t i, Region* r, size_t* off, size_t* len) {
   int64_t o, l;
-  if (!GetInt64(info.Env(), info[i], "offset", &o) || !GetInt64(info.Env(), info[i + 1], "length", &l))
-    return false;
-  if (o < 0 || l < 0 || static_cast<uint64_t>(o) > r->length ||
-      static_cast<uint64_t>(l) > r->length - static_cast<uint64_t>(o)) {
+  if (!GetInt64(info.Env(), info[i], "offset", &o) || !GetInt64(info.Env(), info[i + 1], "length", &l)) return false;
+  if (l < 0) {
     ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE", "The range is outside the mapping");
     return false;
   }
+  if (!CheckRange(info.Env(), r, o, static_cast<uint64_t>(l))) return false;
   *off = static_cast<size_t>(o);
   *len = static_cast<size_t>(l);
   return true;
@@ -240,29 +113,69 @@ void Count(Region* r, const CopyArgs& a, uint64_t fences) {
   r->fences += fences;
 }
 
-bool Overlaps(const uint8_t* a, const uint8_t* b, size_t n) {
-  return n > 0 && a < b + n && b < a + n;
-}
+bool Overlaps(const uint8_t* a, const uint8_t* b, size_t n) { return n > 0 && a < b + n && b < a + n; }
 
-// Runs fn under the SIGBUS guard and turns a fault into a DaxMediaError.
+// The two sides of a guarded access: the range of the mapping the method
+// works on, and the caller's buffer (its source or target), if any.
+struct Sides {
+  size_t from;           // offset of the accessed range in the mapping
+  size_t n;              // its length, and the other buffer's
+  const uint8_t* other;  // the caller's buffer, or null
+  const char* role;      // 'source' or 'target'
+};
+
+uint64_t PageDown(uint64_t v) { return v & ~(static_cast<uint64_t>(page_size()) - 1); }
+
 // Faults come a page at a time, and the loads of one 64-byte chunk may be
 // issued in any order, so the failing offset reported is the start of the
-// faulting page, clamped to the start of the access (`from`): every byte
-// before it was reached without a fault.
-bool Guarded(Napi::Env env, Region* r, const char* op, void (*fn)(void*), CopyArgs* args, size_t from) {
+// faulting page, clamped to the start of the access in that buffer: every
+// byte before it was reached without a fault.
+uint64_t FaultOffset(uint64_t fault_off, uint64_t access_start) {
+  const uint64_t page = PageDown(fault_off);
+  return page < access_start ? access_start : page;
+}
+
+bool BeyondEof(uintptr_t addr, uint64_t file_offset_of_addr) {
+  uint64_t size;
+  return mapped_file_size(addr, &size) == 0 && file_offset_of_addr >= size;
+}
+
+// Runs fn under the SIGBUS guard and turns a fault into a DaxMediaError that
+// says which buffer faulted, where, and whether the file was truncated under
+// the mapping (BUS_ADRERR beyond its end) rather than poisoned.
+bool Guarded(Napi::Env env, Region* r, const char* op, void (*fn)(void*), CopyArgs* args, const Sides& s) {
   Fault f;
   if (run_guarded(fn, args, &f)) return true;
   const uintptr_t base = reinterpret_cast<uintptr_t>(r->base);
-  int64_t off = -1;
-  if (f.addr >= base && f.addr < base + r->length) {
-    uintptr_t page = (f.addr - base) & ~(static_cast<uintptr_t>(page_size()) - 1);
-    off = static_cast<int64_t>(page < from ? from : page);
+  const uintptr_t other = reinterpret_cast<uintptr_t>(s.other);
+  MediaFault m{op, r->path.c_str(), "mapping", -1, nullptr, -1, f.addr, f.code, false};
+  RegionInfo info;
+  std::string other_path;
+  const bool in_mapping = f.addr >= base && f.addr < base + r->length;
+  const bool in_access = f.addr >= base + s.from && f.addr < base + s.from + s.n;
+  if (s.other != nullptr && f.addr >= other && f.addr < other + s.n && !in_access) {
+    m.buffer = s.role;
+    if (in_mapping) {
+      m.offset = static_cast<int64_t>(FaultOffset(f.addr - base, other - base));
+    } else if (region_lookup(f.addr, &info)) {
+      other_path = info.path;
+      m.other_path = other_path.c_str();
+      m.other_offset = static_cast<int64_t>(FaultOffset(info.offset, info.offset - (f.addr - other)));
+      m.truncated = f.code == BUS_ADRERR && info.is_file && BeyondEof(f.addr, info.file_offset + info.offset);
+    }
+  } else if (in_mapping) {
+    m.offset = static_cast<int64_t>(FaultOffset(f.addr - base, in_access ? s.from : 0));
   }
-  ThrowMediaError(env, op, r->path.c_str(), off, f.addr, f.code);
+  if (in_mapping) {
+    m.truncated = f.code == BUS_ADRERR && r->is_file && BeyondEof(f.addr, r->file_offset + (f.addr - base));
+  }
+  ThrowMediaError(env, m);
   return false;
 }
 
-// map(fd, offset, length, readonly, mapMode, align, persistMode, path)
+void FinalizeHandle(Napi::Env env, Region* r) { RegionHandleFinalized(env, r); }
+
+// map(fd, offset, length, readonly, mapMode, align, persistMode, path, isFile)
 Napi::Value JS_map(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd, offset, length, mode, align, persist;
@@ -270,38 +183,71 @@ Napi::Value JS_map(const Napi::CallbackInfo& info) {
       !GetInt64(env, info[2], "length", &length) || !GetInt64(env, info[4], "mapMode", &mode) ||
       !GetInt64(env, info[5], "align", &align) || !GetInt64(env, info[6], "persistMode", &persist))
     return env.Undefined();
-  if (fd < 0 || offset < 0 || length <= 0 || align <= 0 || (align & (align - 1)) != 0 ||
+  if (fd < 0 || fd > INT32_MAX || offset < 0 || length <= 0 || align <= 0 || (align & (align - 1)) != 0 ||
       mode < kMapShared || mode > kMapSync || persist < kPersistNone || persist > kPersistFence) {
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "map(): argument out of range");
     return env.Undefined();
   }
-  bool readonly = info[3].ToBoolean().Value();
+  const bool readonly = IsTrue(env, info[3]);
+  const bool is_file = IsTrue(env, info[8]);
   std::string path = info[7].IsString() ? info[7].As<Napi::String>().Utf8Value() : std::string();
+  if (env.IsExceptionPending()) return env.Undefined();
 
+  // Before every new mapping: a 'SIGBUS' listener or other native code may
+  // have put its handler over ours since the last one.
+  reassert_sigbus_handler();
   void* p = nullptr;
-  int rc = map(static_cast<int>(fd), static_cast<uint64_t>(offset), static_cast<size_t>(length),
-               readonly, static_cast<MapMode>(mode), static_cast<size_t>(align), &p);
+  int rc = map(static_cast<int>(fd), static_cast<uint64_t>(offset), static_cast<size_t>(length), readonly,
+               static_cast<MapMode>(mode), static_cast<size_t>(align), &p);
   if (rc < 0) {
     ThrowSystemError(env, -rc, "mmap", path.empty() ? nullptr : path.c_str());
     return env.Undefined();
   }
-  Region* r = new Region();
+  auto* r = new Region();
   r->base = static_cast<uint8_t*>(p);
   r->length = static_cast<size_t>(length);
-  r->mapped = true;
+  r->file_offset = static_cast<uint64_t>(offset);
+  r->is_file = is_file;
   r->readonly = readonly;
   r->persist_mode = readonly ? kPersistNone : static_cast<int>(persist);
-  r->refs = 1;
   r->path = std::move(path);
-  if (!Link(addon_data(env), r)) {
+  if (!RegionAdopt(Data(info), r)) {
     unmap(r->base, r->length);
     delete r;
     ThrowSystemError(env, EMFILE, "mmap", nullptr);
     return env.Undefined();
   }
-  auto ext = Napi::External<Region>::New(env, r, FinalizeHandle);
-  ext.TypeTag(&g_tag);
-  return ext;
+  napi_value ext;
+  if (napi_create_external(env, r, [](napi_env e, void* data, void*) { FinalizeHandle(e, static_cast<Region*>(data)); },
+                           nullptr, &ext) != napi_ok) {
+    // Nothing owns it: close and release it now.
+    RegionClose(env, r);
+    RegionHandleFinalized(env, r);
+    if (!env.IsExceptionPending()) ThrowCodeError(env, "ERR_DAX_INTERNAL", "could not create the mapping handle");
+    return env.Undefined();
+  }
+  napi_type_tag_object(env, ext, &g_tag);
+  return Napi::Value(env, ext);
+}
+
+// id(external) -> the numeric handle of a mapping, once per open().
+Napi::Value JS_id(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  napi_valuetype t = napi_undefined;
+  bool tagged = false;
+  void* data = nullptr;
+  if (napi_typeof(env, info[0], &t) != napi_ok || t != napi_external ||
+      napi_check_object_type_tag(env, info[0], &g_tag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, info[0], &data) != napi_ok) {
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Illegal invocation: not a daxkit mapping handle");
+    return env.Undefined();
+  }
+  auto* r = static_cast<Region*>(data);
+  if (r->state != RegionState::kOpen || r->id < 0) {
+    ThrowCodeError(env, "ERR_DAX_CLOSED", "The mapping is closed");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(r->id));
 }
 
 Napi::Value JS_address(const Napi::CallbackInfo& info) {
@@ -311,18 +257,14 @@ Napi::Value JS_address(const Napi::CallbackInfo& info) {
 }
 
 // buffer(handle, offset, length): an external ArrayBuffer over part of the
-// mapping. Created without a finalizer of its own; the napi_wrap carries one
-// instead, because a wrap can be removed (by close()) and an external
-// buffer's finalizer cannot, so GC and close() never both release.
+// mapping, tracked by region.cc until both it and its backing store are gone.
 Napi::Value JS_buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Region* r = GetRegion(info);
   size_t off, len;
   if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
   napi_value ab;
-  napi_status st = r->addon != nullptr && r->addon->refuse_external_buffers
-                       ? napi_no_external_buffers_allowed
-                       : napi_create_external_arraybuffer(env, r->base + off, len, nullptr, nullptr, &ab);
+  napi_status st = RegionNewBuffer(env, r, off, len, &ab);
   if (st == napi_no_external_buffers_allowed) {
     // Never fall back to a copy: stores into a copy would silently never
     // reach the media, and persist() would be a lie.
@@ -332,40 +274,30 @@ Napi::Value JS_buffer(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (st != napi_ok) {
-    if (!env.IsExceptionPending()) Napi::Error::New(env).ThrowAsJavaScriptException();
+    if (!env.IsExceptionPending()) ThrowCodeError(env, "ERR_DAX_INTERNAL", "could not create an ArrayBuffer over the mapping");
     return env.Undefined();
   }
-  napi_ref ref;
-  if (napi_wrap(env, ab, r, FinalizeBuffer, nullptr, nullptr) != napi_ok ||
-      napi_create_reference(env, ab, 0, &ref) != napi_ok) {
-    Napi::Error::New(env).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  r->refs++;
-  r->buffers.push_back(ref);
   return Napi::Value(env, ab);
 }
 
-// close(handle): detach every ArrayBuffer first, so that stale views read as
-// length 0 and can never touch the range after munmap (or whatever the
-// kernel maps there next). Idempotent.
+// close(handle): see RegionClose. Idempotent: a closed or unknown id is a
+// no-op, a non-number is a TypeError.
 Napi::Value JS_close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Region* r = GetRegion(info, false);
-  if (r == nullptr || !r->mapped) return env.Undefined();
-  for (napi_ref ref : r->buffers) {
-    napi_value ab = nullptr;
-    if (napi_get_reference_value(env, ref, &ab) == napi_ok && ab != nullptr) {
-      void* data = nullptr;
-      if (napi_remove_wrap(env, ab, &data) == napi_ok) r->refs--;
-      napi_status st = napi_detach_arraybuffer(env, ab);
-      (void)st;  // external and not yet detached: cannot fail
-    }
-    napi_delete_reference(env, ref);
+  int64_t id;
+  if (napi_get_value_int64(env, info[0], &id) != napi_ok) {
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Illegal invocation: not a daxkit mapping handle");
+    return env.Undefined();
   }
-  r->buffers.clear();
-  Unmap(r);
+  Region* r = RegionById(Data(info), id);
+  if (r != nullptr) RegionClose(env, r);
   return env.Undefined();
+}
+
+void Msync(Napi::Env env, Region* r, void* p, size_t n) {
+  int rc = msync_range(p, n);
+  r->msyncs++;
+  if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
 }
 
 Napi::Value JS_persist(const Napi::CallbackInfo& info) {
@@ -376,19 +308,16 @@ Napi::Value JS_persist(const Napi::CallbackInfo& info) {
   switch (r->persist_mode) {
     case kPersistFlush: {
       CopyArgs a{r->base + off, nullptr, len};
-      if (Guarded(env, r, "persist", DoPersist, &a, off)) Count(r, a, 1);
+      if (Guarded(env, r, "persist", DoPersist, &a, {off, len, nullptr, nullptr})) Count(r, a, 1);
       break;
     }
     case kPersistFence:
       drain();
       r->fences++;
       break;
-    case kPersistMsync: {
-      int rc = msync_range(r->base + off, len);
-      r->msyncs++;
-      if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
+    case kPersistMsync:
+      Msync(env, r, r->base + off, len);
       break;
-    }
     default: break;
   }
   return env.Undefined();
@@ -401,11 +330,9 @@ Napi::Value JS_flush(const Napi::CallbackInfo& info) {
   if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
   if (r->persist_mode == kPersistFlush) {
     CopyArgs a{r->base + off, nullptr, len};
-    if (Guarded(env, r, "flush", DoFlush, &a, off)) Count(r, a, 0);
+    if (Guarded(env, r, "flush", DoFlush, &a, {off, len, nullptr, nullptr})) Count(r, a, 0);
   } else if (r->persist_mode == kPersistMsync) {
-    int rc = msync_range(r->base + off, len);
-    r->msyncs++;
-    if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
+    Msync(env, r, r->base + off, len);
   }
   return env.Undefined();
 }
@@ -419,22 +346,26 @@ Napi::Value JS_drain(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// read(handle, offset, target): copies target.byteLength bytes out of the
-// mapping, under the SIGBUS guard.
+// read(handle, offset, target): copies target's bytes out of the mapping,
+// under the SIGBUS guard.
 Napi::Value JS_read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Region* r = GetRegion(info);
   int64_t o;
   uint8_t* dst;
   size_t n;
-  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], "target", &dst, &n))
+  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], "target", &dst, &n) ||
+      !CheckRange(env, r, o, n))
     return env.Undefined();
-  if (o < 0 || static_cast<uint64_t>(o) > r->length || n > r->length - static_cast<uint64_t>(o)) {
-    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The range is outside the mapping");
+  // A view of a read-only mapping as the target would fault on the first
+  // store (SIGSEGV, which nothing may catch): refuse it instead.
+  if (region_overlaps_readonly(dst, n)) {
+    ThrowCodeError(env, "ERR_DAX_READONLY", "The target is a view of a read-only mapping");
     return env.Undefined();
   }
   CopyArgs a{dst, r->base + o, n};
-  Guarded(env, r, "read", Overlaps(dst, r->base + o, n) ? DoMove : DoCopyFrom, &a, static_cast<size_t>(o));
+  Guarded(env, r, "read", Overlaps(dst, r->base + o, n) ? DoMove : DoCopyFrom, &a,
+          {static_cast<size_t>(o), n, dst, "target"});
   return env.Undefined();
 }
 
@@ -450,40 +381,33 @@ Napi::Value WriteImpl(const Napi::CallbackInfo& info, bool persist) {
     ThrowCodeError(env, "ERR_DAX_READONLY", "The mapping is read-only");
     return env.Undefined();
   }
-  if (o < 0 || static_cast<uint64_t>(o) > r->length || n > r->length - static_cast<uint64_t>(o)) {
-    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The range is outside the mapping");
-    return env.Undefined();
-  }
+  if (!CheckRange(env, r, o, n)) return env.Undefined();
   uint8_t* dst = r->base + o;
-  const size_t from = static_cast<size_t>(o);
+  const Sides sides{static_cast<size_t>(o), n, src, "source"};
   CopyArgs a{dst, src, n};
   const char* op = persist ? "copyPersist" : "write";
-  bool overlap = Overlaps(dst, src, n);
+  const bool overlap = Overlaps(dst, src, n);
   if (!persist) {
-    Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, from);
+    Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, sides);
     return env.Undefined();
   }
   switch (r->persist_mode) {
     case kPersistFlush:
       if (overlap) {
-        if (Guarded(env, r, op, DoMove, &a, from) && Guarded(env, r, op, DoPersist, &a, from)) Count(r, a, 1);
-      } else if (Guarded(env, r, op, DoCopyPersist, &a, from)) {
+        if (Guarded(env, r, op, DoMove, &a, sides) && Guarded(env, r, op, DoPersist, &a, sides)) Count(r, a, 1);
+      } else if (Guarded(env, r, op, DoCopyPersist, &a, sides)) {
         Count(r, a, 1);
       }
       break;
     case kPersistFence:
       // eADR: caches are in the persistence domain, only ordering is needed.
-      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, from)) {
+      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, sides)) {
         drain();
         r->fences++;
       }
       break;
     default:
-      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, from)) {
-        int rc = msync_range(dst, n);
-        r->msyncs++;
-        if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
-      }
+      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, sides)) Msync(env, r, dst, n);
       break;
   }
   return env.Undefined();
@@ -497,68 +421,64 @@ Napi::Value JS_stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Region* r = GetRegion(info);
   if (r == nullptr) return env.Undefined();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("linesFlushed", Napi::Number::New(env, static_cast<double>(r->lines_flushed)));
-  o.Set("fences", Napi::Number::New(env, static_cast<double>(r->fences)));
-  o.Set("msyncs", Napi::Number::New(env, static_cast<double>(r->msyncs)));
-  o.Set("nonTemporalBytes", Napi::Number::New(env, static_cast<double>(r->nt_bytes)));
-  return o;
+  return ObjectBuilder(env)
+      .Num("linesFlushed", static_cast<double>(r->lines_flushed))
+      .Num("fences", static_cast<double>(r->fences))
+      .Num("msyncs", static_cast<double>(r->msyncs))
+      .Num("nonTemporalBytes", static_cast<double>(r->nt_bytes));
+}
+
+// regionCounts(): process-wide counts of mappings by state, for the error
+// that explains an exhausted address space or map count.
+Napi::Value JS_regionCounts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const RegionCounts c = region_counts();
+  return ObjectBuilder(env)
+      .Num("open", static_cast<double>(c.open))
+      .Num("held", static_cast<double>(c.held))
+      .Num("leaked", static_cast<double>(c.leaked));
+}
+
+// reassertSigbus(): puts daxkit's SIGBUS handler back on top; lib/ calls it
+// when a 'SIGBUS' listener is added or removed (see guard.h).
+Napi::Value JS_reassertSigbus(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), reassert_sigbus_handler());
 }
 
 Napi::Value JS_cpuInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const CpuInfo& c = cpu();
-  Napi::Object o = Napi::Object::New(env);
   const char* flush = c.flush == kFlushClwb ? "clwb"
                       : c.flush == kFlushClflushopt ? "clflushopt"
                       : c.flush == kFlushClflush ? "clflush" : "none";
-  o.Set("flush", flush);
-  o.Set("clflush", c.has_clflush);
-  o.Set("clflushopt", c.has_clflushopt);
-  o.Set("clwb", c.has_clwb);
-  o.Set("nonTemporal", c.has_sse2);
-  o.Set("lineSize", c.line_size);
-  o.Set("pageSize", Napi::Number::New(env, static_cast<double>(page_size())));
-  return o;
+  return ObjectBuilder(env)
+      .Str("flush", flush)
+      .Bool("clflush", c.has_clflush)
+      .Bool("clflushopt", c.has_clflushopt)
+      .Bool("clwb", c.has_clwb)
+      .Bool("nonTemporal", c.has_sse2)
+      .Num("lineSize", c.line_size)
+      .Num("pageSize", static_cast<double>(page_size()));
+}
+
+// Environment teardown (worker exit, process exit): JS will not run again,
+// so every region still open is closed in place; finalizers that come later
+// release what nothing else holds.
+void CleanupHook(void* arg) {
+  auto* pair = static_cast<std::pair<napi_env, AddonData*>*>(arg);
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(pair->first, &scope) == napi_ok) {
+    RegionCloseAll(pair->first, pair->second);
+    napi_close_handle_scope(pair->first, scope);
+  }
+  delete pair;
 }
 
 }  // namespace
 
-// The bytes of a TypedArray or DataView argument.
-bool GetBytes(Napi::Env env, napi_value v, const char* name, uint8_t** data, size_t* len) {
-  bool is = false;
-  napi_is_typedarray(env, v, &is);
-  if (is) {
-    napi_typedarray_type type;
-    size_t count;
-    void* p;
-    napi_get_typedarray_info(env, v, &type, &count, &p, nullptr, nullptr);
-    size_t elem = 1;
-    switch (type) {
-      case napi_int16_array: case napi_uint16_array: elem = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-      default: elem = 1; break;
-    }
-    *data = static_cast<uint8_t*>(p);
-    *len = count * elem;
-    return true;
-  }
-  napi_is_dataview(env, v, &is);
-  if (is) {
-    void* p;
-    napi_get_dataview_info(env, v, len, &p, nullptr, nullptr);
-    *data = static_cast<uint8_t*>(p);
-    return true;
-  }
-  std::string m = std::string("The \"") + name + "\" argument must be a TypedArray or DataView";
-  ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", m.c_str());
-  return false;
-}
-
 void InitMapping(Napi::Env env, Napi::Object exports) {
   // A random tag per process: handles from another copy of the addon (or
-  // forged ones) never pass CheckTypeTag. Workers load concurrently.
+  // forged ones) never pass the type-tag check. Workers load concurrently.
   static std::once_flag once;
   std::call_once(once, [] {
     std::random_device rd;
@@ -567,21 +487,23 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   });
   install_sigbus_handler();
   AddonData* d = addon_data(env);
-  env.AddCleanupHook(CleanupHook, d);
+  napi_add_env_cleanup_hook(env, CleanupHook, new std::pair<napi_env, AddonData*>(env, d));
 
-  exports.Set("id", Napi::Function::New(env, JS_id, "id", d));
-  exports.Set("map", Napi::Function::New(env, JS_map, "map", d));
-  exports.Set("address", Napi::Function::New(env, JS_address, "address", d));
-  exports.Set("buffer", Napi::Function::New(env, JS_buffer, "buffer", d));
-  exports.Set("close", Napi::Function::New(env, JS_close, "close", d));
-  exports.Set("persist", Napi::Function::New(env, JS_persist, "persist", d));
-  exports.Set("flush", Napi::Function::New(env, JS_flush, "flush", d));
-  exports.Set("drain", Napi::Function::New(env, JS_drain, "drain", d));
-  exports.Set("read", Napi::Function::New(env, JS_read, "read", d));
-  exports.Set("write", Napi::Function::New(env, JS_write, "write", d));
-  exports.Set("copyPersist", Napi::Function::New(env, JS_copyPersist, "copyPersist", d));
-  exports.Set("cpuInfo", Napi::Function::New(env, JS_cpuInfo, "cpuInfo", d));
-  exports.Set("stats", Napi::Function::New(env, JS_stats, "stats", d));
+  Export(env, exports, "id", Binding<JS_id>, d);
+  Export(env, exports, "map", Binding<JS_map>, d);
+  Export(env, exports, "address", Binding<JS_address>, d);
+  Export(env, exports, "buffer", Binding<JS_buffer>, d);
+  Export(env, exports, "close", Binding<JS_close>, d);
+  Export(env, exports, "persist", Binding<JS_persist>, d);
+  Export(env, exports, "flush", Binding<JS_flush>, d);
+  Export(env, exports, "drain", Binding<JS_drain>, d);
+  Export(env, exports, "read", Binding<JS_read>, d);
+  Export(env, exports, "write", Binding<JS_write>, d);
+  Export(env, exports, "copyPersist", Binding<JS_copyPersist>, d);
+  Export(env, exports, "cpuInfo", Binding<JS_cpuInfo>, d);
+  Export(env, exports, "stats", Binding<JS_stats>, d);
+  Export(env, exports, "regionCounts", Binding<JS_regionCounts>, d);
+  Export(env, exports, "reassertSigbus", Binding<JS_reassertSigbus>, d);
 }
 
 }  // namespace dax

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -67,6 +68,46 @@ int unmap(void* addr, size_t length) {
   return munmap(addr, length) == 0 ? 0 : -errno;
 }
 
+int replace_anonymous(void* addr, size_t length) {
+  // A MAP_FIXED mmap that fails may already have unmapped the old range
+  // (mmap_region() charges a private writable mapping only after the unmap),
+  // so each fallback asks for less: read-only and inaccessible mappings are
+  // never charged against the commit limit.
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE;
+  const int prots[] = {PROT_READ | PROT_WRITE, PROT_READ, PROT_NONE};
+  int err = 0;
+  for (int prot : prots) {
+    if (mmap(addr, length, prot, flags, -1, 0) != MAP_FAILED) return 0;
+    err = errno;
+  }
+  return -err;
+}
+
+int mapped_file_size(uintptr_t addr, uint64_t* size) {
+  FILE* f = fopen("/proc/self/maps", "re");
+  if (f == nullptr) return -errno;
+  char line[512];
+  unsigned long lo = 0, hi = 0;
+  bool found = false;
+  while (fgets(line, sizeof line, f) != nullptr) {
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && addr >= lo && addr < hi) {
+      found = true;
+      break;
+    }
+    // A line longer than the buffer continues in the next read: skip it.
+    while (strchr(line, '\n') == nullptr && fgets(line, sizeof line, f) != nullptr) {
+    }
+  }
+  fclose(f);
+  if (!found) return -ENOENT;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/map_files/%lx-%lx", lo, hi);
+  struct stat st;
+  if (stat(path, &st) != 0) return -errno;
+  *size = static_cast<uint64_t>(st.st_size);
+  return 0;
+}
+
 int msync_range(void* addr, size_t length) {
   const uintptr_t ps = page_size();
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
@@ -114,6 +155,12 @@ int open_for_ioctl(const char* path, bool follow) {
 }
 
 int close_fd(int fd) { return ::close(fd) == 0 ? 0 : -errno; }
+
+int link_fd(int fd, const char* path) {
+  char proc[32];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+}
 
 int fsgetxattr(int fd, FsXattr* out) {
   struct fsxattr fa;

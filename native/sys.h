@@ -26,6 +26,16 @@ enum MapMode : int {
 int map(int fd, uint64_t offset, size_t length, bool readonly, MapMode mode,
         size_t align, void** out);
 int unmap(void* addr, size_t length);
+// Puts private anonymous memory in place of [addr, addr + length), atomically
+// for every thread (one MAP_FIXED mmap): whatever was mapped there (a file)
+// is out of reach when it returns, and the addresses stay valid, reading
+// zeros. Under a strict commit limit (vm.overcommit_memory=2) the range may
+// come back read-only, or inaccessible. Returns 0 or -errno.
+int replace_anonymous(void* addr, size_t length);
+// The current size of the file mapped at addr, looked up through
+// /proc/self/map_files (which names the very inode of the mapping, however it
+// was renamed since). Returns 0, or -errno (-ENOENT: no file mapping there).
+int mapped_file_size(uintptr_t addr, uint64_t* size);
 // msync(MS_SYNC) over the page-rounded range [addr, addr + length).
 int msync_range(void* addr, size_t length);
 int fallocate_range(int fd, int mode, uint64_t offset, uint64_t length);
@@ -65,6 +75,10 @@ int fssetxattr(int fd, const FsXattr* in);
 // O_NOFOLLOW when !follow. Returns the fd or -errno.
 int open_for_ioctl(const char* path, bool follow);
 int close_fd(int fd);
+// Gives the file open at fd (an O_TMPFILE file) the name `path`, failing with
+// EEXIST rather than replacing anything: linkat of /proc/self/fd/N with
+// AT_SYMLINK_FOLLOW, which needs no privilege (AT_EMPTY_PATH would).
+int link_fd(int fd, const char* path);
 
 struct Extent {
   uint64_t logical;

@@ -64,6 +64,8 @@ export interface ChildResult {
   signal: NodeJS.Signals | null;
   messages: unknown[];
   stderr: string;
+  /** Killed after `timeoutMs`: it hung. */
+  timedOut: boolean;
 }
 
 /**
@@ -71,7 +73,11 @@ export interface ChildResult {
  * and collects what it sends with process.send(), its exit code or signal,
  * and its stderr.
  */
-export function runFixture(name: string, args: string[] = [], opts: { env?: NodeJS.ProcessEnv; execArgv?: string[] } = {}): Promise<ChildResult> {
+export function runFixture(
+  name: string,
+  args: string[] = [],
+  opts: { env?: NodeJS.ProcessEnv; execArgv?: string[]; timeoutMs?: number } = {},
+): Promise<ChildResult> {
   const file = path.join(__dirname, 'fixtures', `${name}.js`);
   return new Promise((resolve, reject) => {
     const child = fork(file, args, {
@@ -81,10 +87,18 @@ export function runFixture(name: string, args: string[] = [], opts: { env?: Node
     });
     const messages: unknown[] = [];
     let stderr = '';
+    let timedOut = false;
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs);
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('message', (m) => messages.push(m));
     child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal, messages, stderr }));
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, messages, stderr, timedOut });
+    });
   });
 }
 

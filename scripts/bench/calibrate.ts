@@ -93,7 +93,7 @@ function touch(u8: Uint8Array): void {
 function flushMapping(p: string, size: number): { keep: unknown; buffer: ArrayBuffer; persist(o: number, l: number): void; copyPersist(o: number, s: Uint8Array): void; close(): void } {
   const fd = fs.openSync(p, 'r+');
   try {
-    const keep = binding.map(fd, 0, size, false, MapMode.Shared, 2 * MiB, PersistMode.Flush, p);
+    const keep = binding.map(fd, 0, size, false, MapMode.Shared, 2 * MiB, PersistMode.Flush, p, true);
     const h = binding.id(keep);
     return {
       buffer: binding.buffer(h, 0, size),

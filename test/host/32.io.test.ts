@@ -195,7 +195,7 @@ describe('mapping I/O', function () {
   });
 
   describe('SIGBUS (a file truncated under the mapping)', function () {
-    it('read() throws DaxMediaError at the first missing page and the process lives on', function () {
+    it('read() throws DaxMediaError at the first missing page, says the file was truncated, and the process lives on', function () {
       const { f, m } = withFile(dir, 4 * PAGE, 1);
       try {
         fs.truncateSync(f, PAGE + 100);
@@ -216,8 +216,11 @@ describe('mapping I/O', function () {
               assert.equal(e.operation, 'read');
               assert.equal(e.path, f);
               assert.equal(e.offset, at, `read(${off}, ${len})`);
+              assert.equal(e.fault, 'truncated');
+              assert.equal(e.buffer, 'mapping');
+              assert.ok(!Object.prototype.hasOwnProperty.call(e, 'name'), 'the name lives on the prototype');
               assert.ok(e.address >= m.address + BigInt(at) && e.address < m.address + BigInt(at + PAGE));
-              assert.equal(e.message, `EIO: media error at offset ${at} of the mapping (SIGBUS BUS_ADRERR), read '${f}'`);
+              assert.equal(e.message, `EIO: the file was truncated under the mapping: no page at offset ${at} of the mapping (SIGBUS BUS_ADRERR), read '${f}'`);
               return true;
             },
           );
@@ -237,7 +240,7 @@ describe('mapping I/O', function () {
           ['write', () => m.write(PAGE + 5, Buffer.alloc(10))],
           ['copyPersist', () => m.copyPersist(3 * PAGE, Buffer.alloc(2000))],
         ] as const) {
-          assert.throws(fn, (e: unknown) => e instanceof DaxMediaError && e.operation === name && e.offset === (name === 'write' ? PAGE + 5 : 3 * PAGE));
+          assert.throws(fn, (e: unknown) => e instanceof DaxMediaError && e.operation === name && e.offset === (name === 'write' ? PAGE + 5 : 3 * PAGE) && e.fault === 'truncated' && e.buffer === 'mapping');
         }
       } finally {
         m.close();

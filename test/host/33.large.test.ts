@@ -86,7 +86,12 @@ describe('large mappings (sparse files)', function () {
       }
       const views = [cross, big];
       m.close();
-      for (const v of views) assert.equal(v.byteLength, 0, 'windows are detached by close()');
+      // Both held the marks at 4 GiB - 2; now they read zeros, and stores
+      // through them never reach the file.
+      assert.deepEqual([big[3 * GiB - 2], big[3 * GiB - 1], cross[2], cross[3]], [0, 0, 0, 0], 'windows read zeros after close()');
+      for (const v of views) v[v.length - 1] = 0x99;
+      assert.deepEqual([...pread(f, 4 * GiB - 2, 2)], [(4 * GiB - 2) % 251, 0xaa]);
+      assert.equal(pread(f, 4 * GiB + 11, 1)[0], 0);
     } finally {
       m.close();
     }

@@ -80,7 +80,7 @@ describe('devdax', function () {
     try {
       for (const [off, len] of [[0, 4096], [4096, align]]) {
         assert.throws(
-          () => binding.map(fd, off, len, false, MapMode.Shared, align, PersistMode.Flush, devdax),
+          () => binding.map(fd, off, len, false, MapMode.Shared, align, PersistMode.Flush, devdax, false),
           (e: unknown) => e instanceof DaxSystemError && e.code === 'EINVAL' && e.syscall === 'mmap',
         );
       }

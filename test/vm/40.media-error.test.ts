@@ -11,7 +11,7 @@ const PAGE = 4096;
 
 for (const f of pmemFs) {
   describe(`a media error under a file on ${f.name}`, function () {
-    vit('read() throws DaxMediaError with the page offset; the next page reads fine; the process lives on', function () {
+    vit('read() throws DaxMediaError with the page offset, a media fault (not a truncation); the next page reads fine; the process lives on', function () {
       const file = path.join(f.dir, `poisoned-${Date.now()}`);
       const data = Buffer.alloc(8 * PAGE);
       for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
@@ -33,6 +33,9 @@ for (const f of pmemFs) {
             assert.equal(e.operation, 'read');
             assert.equal(e.path, file);
             assert.match(e.sigCode, /^BUS_(ADRERR|MCEERR_AR)$/);
+            assert.equal(e.fault, 'media');
+            assert.equal(e.buffer, 'mapping');
+            assert.match(e.message, new RegExp(`^EIO: media error at offset ${bad} of the mapping`));
             return true;
           },
         );

@@ -1,0 +1,119 @@
+#include "args.h"
+
+#include <string>
+
+#include "errors.h"
+
+namespace dax {
+
+namespace {
+
+void ThrowArgType(Napi::Env env, const char* name, const char* expected) {
+  std::string m = std::string("The \"") + name + "\" argument must be " + expected;
+  ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", m.c_str());
+}
+
+size_t ElementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: return 1;
+    case napi_int16_array: case napi_uint16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return 8;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+bool GetInt64(Napi::Env env, napi_value v, const char* name, int64_t* out) {
+  double d;
+  // napi_get_value_int64 maps NaN and infinities to 0 and truncates
+  // fractions; none of those is a valid offset or length.
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != d || d < -9007199254740991.0 ||
+      d > 9007199254740991.0 || static_cast<double>(static_cast<int64_t>(d)) != d) {
+    ThrowArgType(env, name, "an integer");
+    return false;
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool GetBytes(Napi::Env env, napi_value v, const char* name, uint8_t** data, size_t* len) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    // Node-API leaves `type` untouched for an element type it does not name.
+    auto type = static_cast<napi_typedarray_type>(-1);
+    size_t count = 0;
+    void* p = nullptr;
+    if (napi_get_typedarray_info(env, v, &type, &count, &p, nullptr, nullptr) != napi_ok) {
+      ThrowArgType(env, name, "a TypedArray or DataView");
+      return false;
+    }
+    const size_t elem = ElementSize(type);
+    if (elem == 0) {
+      ThrowArgType(env, name, "a TypedArray of a known element type, or a Uint8Array over its bytes");
+      return false;
+    }
+    *data = static_cast<uint8_t*>(p);
+    *len = count * elem;
+    return true;
+  }
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    void* p = nullptr;
+    if (napi_get_dataview_info(env, v, len, &p, nullptr, nullptr) != napi_ok) {
+      ThrowArgType(env, name, "a TypedArray or DataView");
+      return false;
+    }
+    *data = static_cast<uint8_t*>(p);
+    return true;
+  }
+  ThrowArgType(env, name, "a TypedArray or DataView");
+  return false;
+}
+
+void Export(napi_env env, napi_value exports, const char* name, napi_callback cb, void* data) {
+  napi_value fn;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, data, &fn) == napi_ok) {
+    napi_set_named_property(env, exports, name, fn);
+  }
+}
+
+ObjectBuilder::ObjectBuilder(napi_env env) : env_(env) {
+  if (napi_create_object(env, &obj_) != napi_ok) napi_get_undefined(env, &obj_);
+}
+
+ObjectBuilder& ObjectBuilder::Val(const char* key, napi_value v) {
+  if (obj_ != nullptr && v != nullptr) napi_set_named_property(env_, obj_, key, v);
+  return *this;
+}
+
+ObjectBuilder& ObjectBuilder::Num(const char* key, double v) {
+  napi_value x = nullptr;
+  napi_create_double(env_, v, &x);
+  return Val(key, x);
+}
+
+ObjectBuilder& ObjectBuilder::U64(const char* key, uint64_t v) {
+  napi_value x = nullptr;
+  napi_create_bigint_uint64(env_, v, &x);
+  return Val(key, x);
+}
+
+ObjectBuilder& ObjectBuilder::Bool(const char* key, bool v) {
+  napi_value x = nullptr;
+  napi_get_boolean(env_, v, &x);
+  return Val(key, x);
+}
+
+ObjectBuilder& ObjectBuilder::Str(const char* key, const char* v) {
+  napi_value x = nullptr;
+  napi_create_string_utf8(env_, v, NAPI_AUTO_LENGTH, &x);
+  return Val(key, x);
+}
+
+bool IsTrue(napi_env env, napi_value v) {
+  bool b = false;
+  return napi_get_value_bool(env, v, &b) == napi_ok && b;
+}
+
+}  // namespace dax
