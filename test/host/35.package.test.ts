@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILD_TOOLS, getPacked, ROOT, run, type Packed } from './packed';
+import { readmeExamples } from '../helpers';
 
 function walk(dir: string, base = dir): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -88,6 +89,13 @@ describe('the package', function () {
     assert.match(first, /^(pagecache false msync|fsdax true clwb|fsdax true clflushopt|fsdax true clflush) hello$/);
     assert.equal(second, 'hello true');
     assert.equal(loaded, path.join(fs.realpathSync(p.installed), 'prebuilds', `linux-${process.arch}`, `daxkit.${fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc'}.node`));
+  });
+
+  it("the README's example that runs anywhere runs as written", function () {
+    fs.writeFileSync(path.join(p.app, 'readme-example.js'), readmeExamples()[0]);
+    const r = node(['readme-example.js']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^(pagecache false msync|fsdax true (clwb|clflushopt|clflush))\n$/);
   });
 
   it("import { open } from 'daxkit' works from an ES module", function () {
@@ -181,11 +189,21 @@ describe('the README', function () {
     assert.deepEqual(extra, [], `README documents DaxMapping members that do not exist: ${extra.join(', ')}`);
   });
 
-  it('names the two commands of a fresh clone, and npm test', function () {
-    const firstScreen = readme.split('\n').slice(0, 25).join('\n');
-    assert.match(firstScreen, /\nnpm ci && npx daxkit bench /);
-    assert.match(firstScreen, /npm run vm -- node scripts\/examples\/hello-dax\.js/);
-    assert.match(firstScreen, /\nnpm test /);
+  it('leads with the install, an example that runs anywhere, the DAX one, the VM hello, npm test, then the benchmark', function () {
+    const first = readme.slice(0, readme.indexOf('## When not to use this'));
+    const steps = [
+      '\nnpm install daxkit ',
+      "sync: 'auto'",
+      "sync: 'required'",
+      '\nnpx daxkit vm -- node node_modules/daxkit/scripts/examples/hello-dax.js ',
+      '\nnpm run vm -- node scripts/examples/hello-dax.js ',
+      '\nnpm test ',
+      '`npx daxkit bench`',
+    ];
+    const at = steps.map((x) => first.indexOf(x));
+    assert.ok(at.every((i) => i >= 0), `missing: ${steps.filter((_, i) => at[i] < 0).join(', ')}`);
+    assert.deepEqual([...at].sort((a, b) => a - b), at, 'in this order');
     assert.ok(fs.existsSync(path.join(ROOT, 'scripts', 'examples', 'hello-dax.js')));
+    assert.equal(readmeExamples()[1].includes("open('/mnt/pmem/log'"), true, 'the second example is the DAX one');
   });
 });
