@@ -75,7 +75,7 @@ export function answerLines(r: RunReport): string[] {
   if (answers.length === 0) return ['The answer: none: no page-cache baseline to compare with (--baseline none, or its jobs did not run).'];
   const rows = answers.map((a) => {
     const what = `${a.direction === 'write' ? 'durable writes' : 'reads'} of ${fmtSize(a.bs)}${r.options.patterns.length > 1 ? (a.pattern === 'seq' ? ', sequential' : ', random') : ''}`;
-    const how = `${PLAIN[a.dax.backend]} ${fmtRate(a.dax.bw_bytes)} against ${PLAIN[a.pagecache.backend]} ${fmtRate(a.pagecache.bw_bytes)}`;
+    const how = `${PLAIN[a.dax.backend]} ${fmtRate(a.dax.bw_bytes)}, against ${PLAIN[a.pagecache.backend]} ${fmtRate(a.pagecache.bw_bytes)} through the page cache`;
     return [what, `${fasterOrSlower(a.ratio)}${a.uncertain ? ' ?' : ''}`, how, a.uncertain ? `(${a.uncertain})` : ''];
   });
   const w = [0, 1].map((i) => Math.max(...rows.map((x) => x[i].length)));

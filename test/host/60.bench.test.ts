@@ -628,8 +628,8 @@ describe('daxkit bench', function () {
       fs.writeFileSync(f, JSON.stringify(d));
       const t = bench(['--report', f]).stdout;
       assert.match(t, /\nThe answer \(sequential\): the fastest way through DAX against the same through the page cache\n/);
-      assert.match(t, new RegExp(`\\n  durable writes of 4 KiB +${fasterOrSlower(answers[0].ratio).replace('.', '\\.')} through DAX: \\S.* against pwrite\\(\\) \\+ fdatasync\\(\\) [0-9.]+ [KMG]?i?B/s\\n`));
-      assert.match(t, /\n {2}reads of 4 KiB +[0-9.]+x (faster|slower) \? through DAX: .* against pread\(\) [0-9.]+ [KMG]?i?B\/s \(uncertain: the 95% CI of pread\(\) through the page cache is ±30\.0%, wider than ±10%\)\n/);
+      assert.match(t, new RegExp(`\\n  durable writes of 4 KiB +${fasterOrSlower(answers[0].ratio).replace('.', '\\.')} through DAX: \\S.*, against pwrite\\(\\) \\+ fdatasync\\(\\) [0-9.]+ [KMG]?i?B/s through the page cache\\n`));
+      assert.match(t, /\n {2}reads of 4 KiB +[0-9.]+x (faster|slower) \? through DAX: .*, against pread\(\) [0-9.]+ [KMG]?i?B\/s through the page cache \(uncertain: the 95% CI of pread\(\) through the page cache is ±30\.0%, wider than ±10%\)\n/);
       assert.equal(fasterOrSlower(40.46), '40x faster');
       assert.equal(fasterOrSlower(0.5), '2.0x slower');
     });
