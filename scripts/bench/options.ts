@@ -73,7 +73,7 @@ export const HELP = `Usage: daxkit bench [TARGET] [OPTIONS]
        daxkit bench --compare A.json B.json
 
 How much faster are durable writes and reads through DAX than through the
-page cache, here? By default (about 3 minutes in the emulated-pmem VM, about
+page cache, here? By default (3 to 4 minutes in the emulated-pmem VM, under
 1 on a host) it measures, sequentially, at 64 B, 4 KiB and 1 MiB blocks,
 each way in a fresh process:
   durable writes  stores + persist() (CLWB + SFENCE on DAX), copyPersist()
