@@ -111,6 +111,12 @@ export function mapsOf(file: string, pid: number | 'self' = 'self'): string[] {
     .filter((l) => l.endsWith(` ${real}`) || l.endsWith(` ${real} (deleted)`));
 }
 
+/** The ```js blocks of the README, in order. */
+export function readmeExamples(): string[] {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  return [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+}
+
 export function commandExists(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }

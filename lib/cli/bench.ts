@@ -4,7 +4,7 @@ import { HELP } from '../../scripts/bench/options';
 import type { Command } from './common';
 
 export const bench: Command = {
-  summary: 'benchmark DAX against page-cache I/O, with fio and a native calibration alongside',
+  summary: 'how much faster durable writes and reads are through DAX than through the page cache, here (--full: the thorough set)',
   help: HELP,
   run: (argv) => runBench(argv),
 };

@@ -1,5 +1,5 @@
 // daxkit bench --compare A.json B.json: two runs side by side, job by job.
-import { jobIo, type BenchDocument, type JobReport, type RunReport } from './report';
+import { isUncertain, jobIo, WIDE_CI, type BenchDocument, type JobReport, type RunReport } from './report';
 import { fmtNs, fmtRate, fmtRatio } from './units';
 
 export interface CompareRow {
@@ -10,6 +10,8 @@ export interface CompareRow {
   b: { bw_bytes: number; iops: number; p99_ns: number } | null;
   /** B's bandwidth over A's. */
   ratio: number | null;
+  /** The ratio rests on a figure whose 95% CI is wider than WIDE_CI. */
+  uncertain: boolean;
 }
 
 export interface CompareJson {
@@ -63,18 +65,20 @@ export function compareDocuments(a: BenchDocument, b: BenchDocument, fileA: stri
       const fa = fig(ja);
       const fb = fig(jb);
       const any = (ja ?? jb)!;
-      return { jobname: n, rw: any.rw, bs: any.bs, a: fa, b: fb, ratio: fa && fb && fa.bw_bytes > 0 ? fb.bw_bytes / fa.bw_bytes : null };
+      const ratio = fa && fb && fa.bw_bytes > 0 ? fb.bw_bytes / fa.bw_bytes : null;
+      return { jobname: n, rw: any.rw, bs: any.bs, a: fa, b: fb, ratio, uncertain: ratio !== null && (isUncertain(ja!) || isUncertain(jb!)) };
     });
     json.pairs.push({ a: ra.label, b: rb.label, rows });
     lines.push('', `A: ${ra.label} (${ra.context.kernel}, ${ra.context.cpu.model}${ra.context.vm.inside ? ', in the VM' : ''})`);
     lines.push(`B: ${rb.label} (${rb.context.kernel}, ${rb.context.cpu.model}${rb.context.vm.inside ? ', in the VM' : ''})`);
     const cells = [['  job', 'A bandwidth', 'B bandwidth', 'B/A', 'A p99', 'B p99']];
     for (const r of rows) {
-      cells.push([`  ${r.jobname}`, r.a ? fmtRate(r.a.bw_bytes) : '-', r.b ? fmtRate(r.b.bw_bytes) : '-', fmtRatio(r.ratio), r.a ? fmtNs(r.a.p99_ns) : '-', r.b ? fmtNs(r.b.p99_ns) : '-']);
+      cells.push([`  ${r.jobname}`, r.a ? fmtRate(r.a.bw_bytes) : '-', r.b ? fmtRate(r.b.bw_bytes) : '-', `${fmtRatio(r.ratio)}${r.uncertain ? ' ?' : ''}`, r.a ? fmtNs(r.a.p99_ns) : '-', r.b ? fmtNs(r.b.p99_ns) : '-']);
     }
     const w = cells[0].map((_, i) => Math.max(...cells.map((c) => c[i].length)));
     for (const c of cells) lines.push(c.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
   }
+  if (json.pairs.some((p) => p.rows.some((r) => r.uncertain))) lines.push('', `? the ratio rests on a figure whose 95% CI is wider than ±${WIDE_CI * 100}%: the difference may not be real`);
   if (unmatched.length) lines.push('', `Runs without a counterpart: ${unmatched.join('; ')}`);
   return { text: `${lines.join('\n')}\n`, json };
 }

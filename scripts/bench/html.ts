@@ -2,10 +2,11 @@
 // font, no network) with the charts a person looks at first: bandwidth by
 // block size, and the latency percentiles of every job. --svg FILE: the
 // bandwidth charts alone, as an image for a README.
+import { answerLines } from './answer';
 import { BACKEND_IDS, BACKENDS, type BackendId } from './backends';
 import { CAL_ITEMS } from './calibrate';
-import { jobIo, type BenchDocument, type JobReport, type Pattern, type RunReport } from './report';
-import { ciCell, describeTargetLine, mappingLine } from './table';
+import { ciOf, fmtCi, isUncertain, jobIo, WIDE_CI, type BenchDocument, type JobReport, type Pattern, type RunReport } from './report';
+import { ciCell, describeTargetLine, mappingLine, mark, ratioUncertain } from './table';
 import { fmtBytes, fmtCount, fmtNs, fmtRate, fmtRatio, fmtSize, GiB, KiB, MiB } from './units';
 
 const COLORS: Record<BackendId, string> = {
@@ -32,7 +33,15 @@ interface Series {
   name: string;
   color: string;
   dashed: boolean;
-  points: Array<{ x: number; y: number; tip: string }>;
+  /** ci: half-width of the 95% CI over y, when it is wider than WIDE_CI (drawn hollow, with its interval). */
+  points: Array<{ x: number; y: number; tip: string; ci: number | null }>;
+}
+
+/** The note under a chart that has uncertain points. */
+const HOLLOW_NOTE = `Hollow points with a bar: the 95% confidence interval (the bar) is wider than ±${WIDE_CI * 100}%, so the figure is uncertain.`;
+
+function anyHollow(series: Series[]): boolean {
+  return series.some((s) => s.points.some((p) => p.ci !== null));
 }
 
 interface Tick {
@@ -87,7 +96,17 @@ function bandwidthChart(title: string, sizes: number[], series: Series[], width 
     if (pts.length === 0) continue;
     const d = pts.map((p, k) => `${k ? 'L' : 'M'}${n(x(p.x))} ${n(y(p.y))}`).join(' ');
     parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
-    for (const p of pts) parts.push(`<circle cx="${n(x(p.x))}" cy="${n(y(p.y))}" r="3.5" fill="${s.color}"><title>${esc(`${s.name}, ${fmtSize(sizes[p.x])}: ${p.tip}`)}</title></circle>`);
+    for (const p of pts) {
+      const tip = `<title>${esc(`${s.name}, ${fmtSize(sizes[p.x])}: ${p.tip}`)}</title>`;
+      if (p.ci === null) {
+        parts.push(`<circle cx="${n(x(p.x))}" cy="${n(y(p.y))}" r="3.5" fill="${s.color}">${tip}</circle>`);
+        continue;
+      }
+      // The interval, clipped to the axis, and a hollow point.
+      const top = y(Math.min(hi, p.y * (1 + p.ci)));
+      const bottom = y(Math.max(lo, p.y * Math.max(1 - p.ci, 1e-6)));
+      parts.push(`<g>${tip}<line x1="${n(x(p.x))}" x2="${n(x(p.x))}" y1="${n(top)}" y2="${n(bottom)}" stroke="${s.color}" stroke-width="1.5"/><circle cx="${n(x(p.x))}" cy="${n(y(p.y))}" r="4.5" fill="#ffffff" stroke="${s.color}" stroke-width="2"/></g>`);
+    }
   }
   parts.push('</svg>');
   return parts.join('');
@@ -106,7 +125,13 @@ function seriesFor(r: RunReport, dir: 'read' | 'write', pattern: Pattern): Serie
         dashed: role === 'baseline',
         points: js.map((j) => {
           const io = jobIo(j);
-          return { x: r.options.bs.indexOf(j.bs), y: io.bw_bytes, tip: `${fmtRate(io.bw_bytes)}, ${fmtCount(io.iops)} IOPS, p99 ${fmtNs(io.lat_ns.percentile['99.000000'])}` };
+          const unsure = isUncertain(j);
+          return {
+            x: r.options.bs.indexOf(j.bs),
+            y: io.bw_bytes,
+            tip: `${fmtRate(io.bw_bytes)}, ${fmtCount(io.iops)} IOPS, p99 ${fmtNs(io.lat_ns.percentile['99.000000'])}, 95% CI ${fmtCi(ciOf(j))}${unsure ? ' (uncertain)' : ''}`,
+            ci: unsure ? (ciOf(j) ?? 1) : null,
+          };
         }),
       });
     }
@@ -224,6 +249,7 @@ function contextHtml(r: RunReport): string {
         `${fmtSize(r.options.size)} working set; every job in a fresh process; warm-up ${r.options.warmup_ms / 1000} s, then until the 95% CI is within ±${(r.options.ci_target * 100).toFixed(1)}% of the mean or ${r.options.time_ms / 1000} s; ${r.options.rounds} round(s). ${r.page_cache.detail}`,
       ),
     ],
+    ['caches', esc(r.page_cache.detail)],
     ['date', esc(c.date)],
   );
   return `<dl class="ctx">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
@@ -234,20 +260,21 @@ function fioHtml(r: RunReport): string {
   if (r.fio.comparisons.length === 0) return '<p class="muted">No fio engine matches these backends.</p>';
   const rows = r.fio.comparisons.map((c) => {
     const verdict =
-      c.agree === null ? `<span class="muted">${esc(c.error ?? '')}</span>` : c.agree ? `<span class="agree">within 10%</span>` : `<span class="differs">differs</span>`;
-    return `<tr><td>${esc(`${c.role === 'baseline' ? 'baseline ' : ''}${c.engine}`)}</td><td class="wrap">${esc(c.what)}</td><td>${esc(c.rw)}</td><td>${esc(fmtSize(c.bs))}</td><td>${c.fio ? fmtRate(c.fio.bw_bytes) : 'failed'}</td><td>${esc(c.daxkit_job)}</td><td>${c.daxkit_bw_bytes === null ? '-' : fmtRate(c.daxkit_bw_bytes)}</td><td>${fmtRatio(c.ratio)}</td><td>${c.extra_ns_per_op === null ? '' : esc(`${c.extra_ns_per_op >= 0 ? '+' : '-'}${fmtNs(Math.abs(c.extra_ns_per_op))}`)}</td><td>${verdict}${c.trust_check ? ' <span class="muted">(trust check)</span>' : ''}</td></tr>`;
+      (c.agree === null ? `<span class="muted">${esc(c.error ?? '')}</span>` : c.agree ? `<span class="agree">within 10%</span>` : `<span class="differs">differs</span>`) +
+      (c.uncertain ? ` <span class="muted">(${esc(c.uncertain)})</span>` : '');
+    return `<tr><td>${esc(`${c.role === 'baseline' ? 'baseline ' : ''}${c.engine}`)}</td><td class="wrap">${esc(c.what)}</td><td>${esc(c.rw)}</td><td>${esc(fmtSize(c.bs))}</td><td>${c.fio ? fmtRate(c.fio.bw_bytes) : 'failed'}</td><td>${esc(c.daxkit_job)}</td><td>${c.daxkit_bw_bytes === null ? '-' : fmtRate(c.daxkit_bw_bytes)}</td><td>${fmtRatio(c.ratio)}</td><td>${c.extra_ns_per_op === null ? '' : esc(`${c.extra_ns_per_op >= 0 ? '+' : '-'}${fmtNs(Math.abs(c.extra_ns_per_op))}`)}</td><td>${verdict}${c.trust_check ? ' <span class="muted">(page cache: must agree)</span>' : ''}</td></tr>`;
   });
   return `<div class="scroll"><table><thead><tr><th>fio engine</th><th class="l">what fio does</th><th>rw</th><th>bs</th><th>fio</th><th>daxkit job</th><th>daxkit</th><th>daxkit/fio</th><th>per op</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table></div><p class="muted">per op: how much longer one daxkit operation takes than one of fio's; the same amount at every block size is per-call overhead (Node's fs binding, N-API), an amount growing with the size is the copy.</p>`;
 }
 
 function calibrationHtml(r: RunReport): string {
   const c = r.calibration;
-  if (!c) return '<p class="muted">Not run (--no-calibrate).</p>';
+  if (!c) return '<p class="muted">Not run: --calibrate (or --full) runs it.</p>';
   const cards = c.targets
     .map((t) => {
       const cls = t.met === null ? '' : t.met ? 'ok' : 'bad';
       const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'not met';
-      return `<div class="card ${cls}"><div class="big">${fmtRatio(t.ratio)}</div><div class="verdict">${verdict} <span class="muted">(goal ${esc(t.cmp)} ${t.goal}x; met in ${t.rounds_met} of ${t.round_ratios.length} rounds: ${t.round_ratios.map((x) => fmtRatio(x)).join(' ')})</span></div><div>${esc(t.claim)}</div><div class="muted">${esc(t.numbers)}</div>${t.note ? `<div class="muted">${esc(t.note)}</div>` : ''}</div>`;
+      return `<div class="card ${cls}"><div class="big">${fmtRatio(t.ratio)}${mark(Boolean(t.uncertain))}</div>${t.uncertain ? `<div class="muted">${esc(t.uncertain)}: the verdict may not hold</div>` : ''}<div class="verdict">${verdict} <span class="muted">(goal ${esc(t.cmp)} ${t.goal}x; met in ${t.rounds_met} of ${t.round_ratios.length} rounds: ${t.round_ratios.map((x) => fmtRatio(x)).join(' ')})</span></div><div>${esc(t.claim)}</div><div class="muted">${esc(t.numbers)}</div>${t.note ? `<div class="muted">${esc(t.note)}</div>` : ''}</div>`;
     })
     .join('');
   const rows = CAL_ITEMS.filter((id) => c.items[id])
@@ -263,7 +290,7 @@ function calibrationHtml(r: RunReport): string {
 }
 
 function faultsHtml(r: RunReport): string {
-  if (r.page_faults.length === 0) return '<p class="muted">Not run (--no-faults).</p>';
+  if (r.page_faults.length === 0) return '<p class="muted">Not run: --faults (or --full) runs it.</p>';
   const rows = r.page_faults
     .map(
       (f) =>
@@ -282,26 +309,32 @@ function allJobsHtml(r: RunReport): string {
       const io = jobIo(j);
       const s = j.sampling!;
       const t = s.lat_mode === 'batch' ? '~' : '';
-      return `<tr><td class="l">${esc(j.jobname)}</td><td>${fmtRate(io.bw_bytes)}</td><td>${fmtCount(io.iops)}</td><td>${t}${fmtNs(io.lat_ns.percentile['50.000000'])}</td><td>${t}${fmtNs(io.lat_ns.percentile['99.000000'])}</td><td>${t}${fmtNs(io.lat_ns.percentile['99.900000'])}</td><td>${t}${fmtNs(io.lat_ns.max)}</td><td>${esc(ciCell(j))}</td><td>${fmtRatio(j.vs_baseline)}</td><td class="wrap">${esc(j.mechanism ?? '')}; ${j.verify?.ok ? 'verified' : 'NOT VERIFIED'}</td></tr>`;
+      return `<tr><td class="l">${esc(j.jobname)}</td><td>${fmtRate(io.bw_bytes)}${mark(isUncertain(j))}</td><td>${fmtCount(io.iops)}</td><td>${t}${fmtNs(io.lat_ns.percentile['50.000000'])}</td><td>${t}${fmtNs(io.lat_ns.percentile['99.000000'])}</td><td>${t}${fmtNs(io.lat_ns.percentile['99.900000'])}</td><td>${t}${fmtNs(io.lat_ns.max)}</td><td>${esc(ciCell(j))}</td><td>${fmtRatio(j.vs_baseline)}${mark(j.vs_baseline !== null && ratioUncertain(r.jobs, j))}</td><td class="wrap">${esc(j.mechanism ?? '')}; ${j.verify?.ok ? 'verified' : 'NOT VERIFIED'}</td></tr>`;
     })
     .join('');
-  return `<details><summary>Every job: bandwidth, IOPS, latency, confidence interval, mechanism</summary><div class="scroll"><table><thead><tr><th class="l">job</th><th>bandwidth</th><th>IOPS</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th><th>95% CI</th><th>vs page cache</th><th class="l">how</th></tr></thead><tbody>${rows}</tbody></table></div><p class="muted">~: latency of the mean operation of each timed batch (operations too short to time one by one). Ratios are to pread (reads) and pwrite+fdatasync (writes) on the page cache.</p></details>`;
+  return `<details><summary>Every job: bandwidth, IOPS, latency, confidence interval, mechanism</summary><div class="scroll"><table><thead><tr><th class="l">job</th><th>bandwidth</th><th>IOPS</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th><th>95% CI</th><th>vs page cache</th><th class="l">how</th></tr></thead><tbody>${rows}</tbody></table></div><p class="muted">~: latency of the mean operation of each timed batch (operations too short to time one by one). Ratios are to pread (reads) and pwrite+fdatasync (writes) on the page cache. ?: the 95% CI is wider than ±${WIDE_CI * 100}% (uncertain), or the ratio rests on such a figure.</p></details>`;
 }
 
 function runHtml(r: RunReport, id: number): string {
   const parts = [`<section id="run${id}"><h2>${esc(r.label)}</h2>`];
   if (r.context.vm.statement) parts.push(`<div class="banner">${esc(r.context.vm.statement)}</div>`);
   parts.push(contextHtml(r));
-  parts.push('<h3>Bandwidth by block size</h3><p class="muted">Higher is better; dashed lines are the page-cache baseline file. Hover a point for IOPS and p99.</p>');
+  const [head, ...lines] = answerLines(r);
+  parts.push(`<h3>${esc(head.replace(/:.*$/, ''))}</h3><p>${esc(head.replace(/^[^:]*: ?/, ''))}</p>`);
+  if (lines.length) parts.push(`<ul class="answer">${lines.map((l) => `<li>${esc(l.trim())}</li>`).join('')}</ul>`);
+  parts.push('<h3>Bandwidth by block size</h3><p class="muted">Higher is better; dashed lines are the page-cache baseline file. Hover a point for IOPS, p99 and its confidence interval.</p>');
   for (const dir of ['read', 'write'] as const) {
     const charts: string[] = [];
     let legend: Series[] = [];
+    let hollow = false;
     for (const p of r.options.patterns) {
       const s = seriesFor(r, dir, p);
+      hollow ||= anyHollow(s);
       legend = legend.concat(s.filter((x) => !legend.some((l) => l.name === x.name)));
       charts.push(bandwidthChart(`${dir === 'read' ? 'Reads' : 'Writes'}, ${p === 'seq' ? 'sequential' : 'random'}`, r.options.bs, s));
     }
     parts.push(`<div class="charts">${charts.join('')}</div>${legendHtml(legend)}`);
+    if (hollow) parts.push(`<p class="muted">${esc(HOLLOW_NOTE)}</p>`);
   }
   parts.push('<h3>Latency percentiles</h3><p class="muted">Per operation, log scale: p50 (circle), p99 (square), p99.9 (triangle), max (bar). Lower is better.</p>');
   for (const dir of ['read', 'write'] as const) {
@@ -351,8 +384,10 @@ export function renderSvg(d: BenchDocument, runIndex = 0): string {
   const all: Series[] = [];
   const panels: Array<['read' | 'write', Pattern]> = [];
   for (const dir of ['read', 'write'] as const) for (const p of r.options.patterns) panels.push([dir, p]);
+  let hollow = false;
   panels.forEach(([dir, p], i) => {
     const s = seriesFor(r, dir, p);
+    hollow ||= anyHollow(s);
     for (const x of s) if (!all.some((a) => a.name === x.name)) all.push(x);
     const col = i % 2;
     const rowI = Math.floor(i / 2);
@@ -368,8 +403,14 @@ export function renderSvg(d: BenchDocument, runIndex = 0): string {
     })
     .join('');
   const width = 2 * cw + 10 + 32;
-  const height = legendY + Math.ceil(all.length / 3) * 20 + (r.context.vm.inside ? 24 : 8) + 32;
-  const disclaimer = r.context.vm.inside ? `<text x="0" y="${height - 40}" class="tick">Emulated CPU (QEMU TCG): relative behaviour only, not pmem speed.</text>` : '';
+  const notes = [
+    ...(hollow ? [HOLLOW_NOTE] : []),
+    ...(r.context.vm.inside ? ['Emulated CPU (QEMU TCG): relative behaviour only, not pmem speed.'] : []),
+    ...(r.page_cache.warm !== true ? [] : ['Warm caches: the machine\'s page cache was not dropped before each measurement.']),
+  ];
+  const notesY = legendY + Math.ceil(all.length / 3) * 20 + 12;
+  const height = notesY + notes.length * 18 + 32;
+  const disclaimer = notes.map((t, i) => `<text x="0" y="${notesY + i * 18}" class="tick">${esc(t)}</text>`).join('');
   const sub = `${r.target.kind} · ${fmtSize(r.options.size)} working set · ${r.context.cpu.model} · Linux ${r.context.kernel} · Node ${r.context.node} · ${r.context.date.slice(0, 10)}`;
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif">
 <style>.ct{font-size:13px;font-weight:600;fill:#1f2328}.tick{font-size:11px;fill:#656d76}.muted{font-size:11px;fill:#656d76}.grid{stroke:#d8dee4;stroke-width:1}.axis{stroke:#656d76;stroke-width:1}.bgc{fill:#f6f8fa}</style>

@@ -129,8 +129,8 @@ async function localRun(arg: string, opts: BenchOptions, progress: Progress, lab
     if (opts.faults) {
       faults.push({ path: target.spec.path, kind, size });
       if (loc.type === 'devdax') {
-        // The issue's check: touching 1 GiB of a 2 MiB-aligned device takes a
-        // few hundred faults with huge pages, not 262,144.
+        // Touching 1 GiB of a 2 MiB-aligned device takes a few hundred
+        // faults with huge pages, not 262,144.
         const a = Math.max(loc.device.align, 4096);
         const g = Math.floor(Math.min(loc.device.size, GiB) / a) * a;
         if (g !== size && g > 0) faults.push({ path: target.spec.path, kind, size: g });
@@ -194,12 +194,16 @@ function document(runs: RunReport[], host: BenchDocument['host'], argv: string[]
   };
 }
 
-/** Inside the VM: fsdax on ext4, then devdax, into one document for the host. */
+/** The VM's targets: fsdax on ext4, and with --full devdax too. */
+function vmTargets(opts: BenchOptions): Array<[string | undefined, string]> {
+  const t: Array<[string | undefined, string]> = [[process.env.PMEM_EXT4_DIR, 'fsdax on ext4 (emulated pmem, VM)']];
+  if (opts.full) t.push([process.env.PMEM_DEVDAX, 'devdax (emulated pmem, VM)']);
+  return t;
+}
+
+/** Inside the VM: fsdax on ext4 (then devdax), into one document for the host. */
 async function guestRun(opts: BenchOptions, progress: Progress): Promise<RunReport[]> {
-  const targets: Array<[string | undefined, string]> = [
-    [process.env.PMEM_EXT4_DIR, 'fsdax on ext4 (emulated pmem, VM)'],
-    [process.env.PMEM_DEVDAX, 'devdax (emulated pmem, VM)'],
-  ];
+  const targets = vmTargets(opts);
   const notes = ['Run by daxkit bench inside the emulated-pmem VM it started, there being no DAX on the host.'];
   // The fair page-cache baseline is the same emulated pmem without DAX: the
   // VM mounts its xfs namespace dax=never for that (see vmRun). The guest's
@@ -249,14 +253,16 @@ async function vmRun(opts: BenchOptions, progress: Progress): Promise<{ runs: Ru
   };
   cleanups.add(removeDir);
   const out = path.join(dir, 'result.json');
-  const perJob = (opts.warmupMs + opts.timeMs) / 1000 + 15;
-  const jobs = 2 * opts.rounds * (opts.bs.length * opts.patterns.length * 20 + 15);
-  const timeout = Math.round(Math.max(1800, 3 * jobs * perJob));
+  // Every measurement starts a node process, which takes seconds under TCG.
+  const runs = vmTargets(opts).length;
+  const groups = opts.bs.length * opts.patterns.length;
+  const jobs = runs * opts.rounds * (groups * (opts.backends.length + opts.baselineBackends.length + (opts.fio ? 4 : 0)) + (opts.calibrate ? 30 : 0) + (opts.faults ? 3 : 0));
+  const timeout = Math.round(Math.max(1800, 3 * jobs * ((opts.warmupMs + opts.timeMs) / 1000 + 15)));
   const args = [...vmSizes(opts), '--timeout', String(timeout), share ?? dir, '--', process.execPath, path.join(__dirname, '..', '..', 'lib', 'cli.js'), 'bench', '--vm-guest', out, '--progress-events', ...guestArgs(opts)];
-  const minutes = Math.round((jobs * ((opts.warmupMs + opts.timeMs) / 1000 + 5)) / 60);
+  const minutes = Math.max(1, Math.round((60 + jobs * ((opts.warmupMs + opts.timeMs) / 1000 + 4)) / 60));
   progress.log(
-    `daxkit bench: no DAX on this machine; running inside the emulated-pmem VM (fsdax on ext4, then devdax), which takes about ${minutes} minutes: ` +
-      'every measurement starts a node process under software emulation (--time and --bs shorten it)',
+    `daxkit bench: no DAX on this machine; running inside the emulated-pmem VM (${runs > 1 ? 'fsdax on ext4, then devdax' : 'fsdax on ext4'}), which takes about ${minutes} minute${minutes > 1 ? 's' : ''}: ` +
+      'every measurement starts a node process under software emulation',
   );
   try {
     const code = await new Promise<number>((resolve) => {
@@ -290,15 +296,16 @@ async function vmRun(opts: BenchOptions, progress: Progress): Promise<{ runs: Ru
   }
 }
 
+/** Writes the files asked for, then the table (or the JSON) on stdout; --report with --svg/--html writes only the files. */
 function emit(doc: BenchDocument, opts: BenchOptions): void {
   const text = `${JSON.stringify(doc, null, 2)}\n`;
   if (opts.output) fs.writeFileSync(opts.output, text);
   if (opts.html) fs.writeFileSync(opts.html, renderHtml(doc));
   if (opts.svg) fs.writeFileSync(opts.svg, renderSvg(doc));
-  process.stdout.write(opts.json ? text : renderDocument(doc));
+  if (opts.json) process.stdout.write(text);
+  else if (opts.report === null || (opts.html === null && opts.svg === null)) process.stdout.write(renderDocument(doc));
 }
 
-/** The whole command: resolves with the exit status. Usage errors are thrown as UsageError. */
 /** A saved JSON document; a file that is not one is a usage error. */
 function loadDocument(f: string): BenchDocument {
   let d: unknown;
@@ -315,6 +322,7 @@ function loadDocument(f: string): BenchDocument {
   return d;
 }
 
+/** The whole command: resolves with the exit status. Usage errors are thrown as UsageError. */
 export async function runBench(argv: string[]): Promise<number> {
   const opts = parseOptions(argv);
   if (opts.report !== null) {

@@ -9,10 +9,14 @@ import { fmtSize, GiB, KiB, MiB, parseSeconds, parseSize } from './units';
 
 export interface BenchOptions {
   target: string | null;
+  /** --full: today's thorough set (every block size, pattern and backend; fio, calibration, faults; devdax too in the VM). */
+  full: boolean;
   size: number;
   bs: number[];
   patterns: Pattern[];
   backends: BackendId[];
+  /** What the page-cache baseline file of a DAX target runs (those of `backends` among them). */
+  baselineBackends: BackendId[];
   timeMs: number;
   warmupMs: number;
   /** Fraction: 0.01 is "within 1% of the mean". */
@@ -23,6 +27,7 @@ export interface BenchOptions {
   fio: boolean;
   calibrate: boolean;
   faults: boolean;
+  /** Drop the whole machine's page cache before each measurement (root, outside the VM). */
   dropCaches: boolean;
   vm: boolean;
   yes: boolean;
@@ -40,41 +45,77 @@ export interface BenchOptions {
   progressEvents: boolean;
 }
 
-export const DEFAULT_BS = [64, 4 * KiB, 64 * KiB, MiB];
-export const DEFAULT_SIZE = 256 * MiB;
+/**
+ * The two default sets. Quick answers "how much faster are durable writes
+ * and reads through DAX than through the page cache, here?" in minutes: the
+ * ways of writing durably and of reading a copy through DAX, against
+ * pwrite() + fdatasync() and pread() through the page cache, sequential, at
+ * three block sizes. Full is the thorough set, with fio, the native
+ * calibration and the page-fault counts.
+ */
+export const QUICK = {
+  bs: [64, 4 * KiB, MiB],
+  patterns: ['seq'] as Pattern[],
+  backends: ['mmap-read', 'pread', 'mmap-persist', 'copy-persist', 'pwrite-fdatasync'] as BackendId[],
+  baselineBackends: ['pread', 'pwrite-fdatasync'] as BackendId[],
+  size: 64 * MiB,
+};
+export const FULL = {
+  bs: [64, 4 * KiB, 64 * KiB, MiB],
+  patterns: ['seq', 'rand'] as Pattern[],
+  backends: [...BACKEND_IDS] as BackendId[],
+  baselineBackends: ['pread', 'pwrite-fdatasync', 'mmap-scan', 'mmap-persist'] as BackendId[],
+  size: 256 * MiB,
+};
 
 export const HELP = `Usage: daxkit bench [TARGET] [OPTIONS]
+       daxkit bench --report FILE.json [--svg FILE] [--html FILE] [--json]
        daxkit bench --compare A.json B.json
 
-Measures DAX against page-cache I/O the way pmem people measure: for each
-block size and pattern, every way of moving bytes runs in a fresh child
-process, interleaved, warmed up, then sampled until the 95% confidence
-interval is within --ci of the mean or --time is up. Reads: a zero-copy scan
-of a mapping (checksummed), mapping.readInto() and pread() into a reused Buffer,
-O_DIRECT. Writes: stores + persist() (CLWB+SFENCE with MAP_SYNC or devdax),
-copyPersist() (non-temporal), stores + msync (no MAP_SYNC), pwrite() +
-fdatasync(), O_DIRECT|O_DSYNC. Every backend's bytes are verified afterwards.
-Also, in the same run: fio's psync and mmap engines (and libpmem/dev-dax) on
-the same file, a native calibration with four target ratios, and page faults
-while touching a mapping (one per 2 MiB with huge pages).
+How much faster are durable writes and reads through DAX than through the
+page cache, here? By default (3 to 4 minutes in the emulated-pmem VM, under
+1 on a host) it measures, sequentially, at 64 B, 4 KiB and 1 MiB blocks,
+each way in a fresh process:
+  durable writes  stores + persist() (CLWB + SFENCE on DAX), copyPersist()
+                  (non-temporal stores), pwrite() + fdatasync()
+  reads           mapping.readInto() (a copy out of the mapping), pread()
+against pwrite() + fdatasync() and pread() of a file in the page cache, and
+says how many times faster each way is. Each figure comes with its 95%
+confidence interval; a figure whose interval is wider than +-10% is marked
+'?' (hollow in the charts), and so is every ratio that rests on it. Every
+backend's bytes are verified afterwards.
+
+--full runs the thorough set instead (about 40 minutes in the VM): 64 B,
+4 KiB, 64 KiB and 1 MiB, sequential and random, also a zero-copy scan of a
+mapping, O_DIRECT, and msync without MAP_SYNC; fio's engines on the same
+file; a native calibration of what daxkit's calls cost against plain C++;
+and the page faults of touching a mapping (one per 2 MiB with huge pages).
 
 TARGET is a file or directory on a DAX mount (a new file is made in a
 directory), a devdax device (/dev/daxX.Y: its first --size bytes are
 overwritten), or a file or directory on any other filesystem (page cache).
 Without TARGET: a DAX mount or devdax device of this machine; else the
-emulated-pmem VM (fsdax on ext4 and devdax, as root on Debian/Ubuntu, see
+emulated-pmem VM (fsdax on ext4 against xfs on the same emulated pmem
+mounted dax=never; --full adds devdax), as root on Debian/Ubuntu (see
 daxkit vm); else a temp file on the page cache, labelled "no DAX available".
 
 What to measure:
-  --size SIZE        working set (default 256M); a multiple of 1M
-  --bs LIST          block sizes, multiples of 64 (default 64,4k,64k,1m)
-  --pattern LIST     seq, rand or both (default seq,rand)
+  --full             the thorough set described above
+  --size SIZE        working set, a multiple of 1M (default 64M; --full 256M)
+  --bs LIST          block sizes, multiples of 64 (default 64,4k,1m;
+                     --full 64,4k,64k,1m)
+  --pattern LIST     seq, rand or both (default seq; --full seq,rand)
   --backend LIST     a subset of: ${BACKEND_IDS.join(', ')}
+                     (default ${QUICK.backends.join(', ')}; --full all)
   --baseline DIR     where a DAX target's page-cache baseline file goes
                      (default the temp directory); 'none' for no baseline
-  --no-fio           skip fio (run when installed)
-  --no-calibrate     skip the native calibration and its target ratios
-  --no-faults        skip the page-fault count
+  --fio, --no-fio    fio's engines on the same file (default: with --full,
+                     when fio is installed)
+  --calibrate, --no-calibrate
+                     the native calibration (default: with --full)
+  --faults, --no-faults
+                     count the page faults of touching a mapping (default:
+                     with --full)
 
 How long:
   --time SECONDS     time cap per job and round (default 2)
@@ -82,28 +123,33 @@ How long:
   --ci PERCENT       stop sampling when the 95% CI is within this (default 1)
   --rounds N         run every job N times, interleaved, and pool; with 3 or
                      more the CI is the spread between processes (default 1)
-  --no-drop-caches   do not drop the page cache before each job (as root it
-                     is dropped: sync; echo 3 > /proc/sys/vm/drop_caches)
+  --drop-caches      as root, drop the whole machine's page cache before each
+                     measurement (sync; echo 3 > /proc/sys/vm/drop_caches):
+                     every program on the machine loses its cached files.
+                     Without it the caches are warm and only the benchmark's
+                     own files are evicted (posix_fadvise, as fio's
+                     invalidate=1); the report says which
   --no-vm            never start the emulated-pmem VM
   --seed N           random offsets and data (default 1)
 
 Safety:
   -y, --yes          overwrite a file or device that holds data
 
-Output (a progress bar on a terminal, then a table with ratios to the
-page-cache baseline):
+Output (a progress bar on a terminal, then the answer in plain words and a
+table with ratios to the page-cache baseline):
   --json             the JSON document on stdout instead (fio's field names:
                      bw in KiB/s, bw_bytes, iops, lat_ns.percentile)
   --output FILE      also write the JSON document to FILE
   --html FILE        a self-contained page with charts (no network)
   --svg FILE         the bandwidth chart alone, as an SVG image
   --compare A B      two JSON documents side by side (no benchmark runs)
-  --report FILE      the table, --html, --svg or --json of a saved JSON
-                     document (no benchmark runs)
+  --report FILE      a saved JSON document again (no benchmark runs): the
+                     table, or only the files that --svg and --html name, or
+                     --json
 
-Exit status: 0 done (target ratios missed are reported, not failures);
-1 a job failed, its bytes did not verify, or the target holds data;
-2 a usage error.`;
+Exit status: 0 done (missed goals and uncertain figures are reported, not
+failures); 1 a job failed, its bytes did not verify, or the target holds
+data; 2 a usage error.`;
 
 function list(text: string, option: string): string[] {
   const items = text
@@ -132,10 +178,14 @@ export function parseOptions(argv: string[]): BenchOptions {
         ci: { type: 'string' },
         rounds: { type: 'string' },
         seed: { type: 'string' },
+        full: { type: 'boolean' },
+        fio: { type: 'boolean' },
         'no-fio': { type: 'boolean' },
+        calibrate: { type: 'boolean' },
         'no-calibrate': { type: 'boolean' },
+        faults: { type: 'boolean' },
         'no-faults': { type: 'boolean' },
-        'no-drop-caches': { type: 'boolean' },
+        'drop-caches': { type: 'boolean' },
         'no-vm': { type: 'boolean' },
         yes: { type: 'boolean', short: 'y' },
         json: { type: 'boolean' },
@@ -163,18 +213,28 @@ export function parseOptions(argv: string[]): BenchOptions {
     throw new UsageError(`one target at a time (got ${pos.length}: ${pos.join(', ')})`);
   }
 
-  const size = v.size === undefined ? DEFAULT_SIZE : parseSize(v.size, '--size');
+  const full = v.full === true;
+  const set = full ? FULL : QUICK;
+  // --x and --no-x: the one given, else the set's default.
+  const onOff = (name: 'fio' | 'calibrate' | 'faults'): boolean => {
+    const yes = v[name] === true;
+    const no = v[`no-${name}`] === true;
+    if (yes && no) throw new UsageError(`--${name} and --no-${name} do not go together`);
+    return yes || (!no && full);
+  };
+
+  const size = v.size === undefined ? set.size : parseSize(v.size, '--size');
   if (size % MiB !== 0) throw new UsageError(`--size must be a whole number of MiB (got ${fmtSize(size)})`);
   const maxSize = Math.min(bufferConstants.MAX_LENGTH, 64 * GiB);
   if (size > maxSize) throw new UsageError(`--size can be at most ${fmtSize(maxSize)} (one ArrayBuffer on Node.js ${process.version})`);
 
-  const bs = v.bs === undefined ? DEFAULT_BS : [...new Set(list(v.bs, '--bs').map((s) => parseSize(s, '--bs')))].sort((a, b) => a - b);
+  const bs = v.bs === undefined ? set.bs : [...new Set(list(v.bs, '--bs').map((s) => parseSize(s, '--bs')))].sort((a, b) => a - b);
   for (const b of bs) {
     if (b % 64 !== 0) throw new UsageError(`--bs sizes must be multiples of 64 bytes, a cache line (got ${b})`);
     if (b > size) throw new UsageError(`--bs ${fmtSize(b)} is larger than the working set (--size ${fmtSize(size)})`);
   }
 
-  let patterns: Pattern[] = ['seq', 'rand'];
+  let patterns: Pattern[] = [...set.patterns];
   if (v.pattern !== undefined) {
     patterns = [];
     for (const p of list(v.pattern, '--pattern')) {
@@ -184,7 +244,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     }
   }
 
-  let backends: BackendId[] = [...BACKEND_IDS];
+  let backends: BackendId[] = [...set.backends];
   if (v.backend !== undefined) {
     backends = [];
     for (const b of list(v.backend, '--backend')) {
@@ -222,19 +282,21 @@ export function parseOptions(argv: string[]): BenchOptions {
 
   return {
     target: v.compare ? null : (pos[0] ?? null),
+    full,
     size,
     bs,
     patterns,
     backends,
+    baselineBackends: set.baselineBackends,
     timeMs,
     warmupMs,
     ci,
     rounds,
     baseline: v.baseline === 'none' ? null : (v.baseline ?? ''),
-    fio: !v['no-fio'],
-    calibrate: !v['no-calibrate'],
-    faults: !v['no-faults'],
-    dropCaches: !v['no-drop-caches'],
+    fio: onOff('fio'),
+    calibrate: onOff('calibrate'),
+    faults: onOff('faults'),
+    dropCaches: v['drop-caches'] === true,
     vm: !v['no-vm'],
     yes: v.yes === true,
     json: v.json === true,
@@ -262,11 +324,10 @@ export function guestArgs(o: BenchOptions): string[] {
     `--rounds=${o.rounds}`,
     `--seed=${o.seed}`,
   ];
+  if (o.full) a.push('--full');
   if (o.baseline === null) a.push('--baseline=none');
-  if (!o.fio) a.push('--no-fio');
-  if (!o.calibrate) a.push('--no-calibrate');
-  if (!o.faults) a.push('--no-faults');
-  if (!o.dropCaches) a.push('--no-drop-caches');
+  a.push(o.fio ? '--fio' : '--no-fio', o.calibrate ? '--calibrate' : '--no-calibrate', o.faults ? '--faults' : '--no-faults');
+  if (o.dropCaches) a.push('--drop-caches');
   if (o.yes) a.push('--yes');
   return a;
 }

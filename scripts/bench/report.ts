@@ -11,6 +11,13 @@ export const SCHEMA = 'daxkit-bench/1';
 
 export const PERCENTILES = ['50.000000', '99.000000', '99.900000'] as const;
 
+/**
+ * A figure whose 95% confidence interval is wider than this (half-width over
+ * the mean) is uncertain: it is marked wherever it is shown, and so is every
+ * ratio or verdict that rests on it.
+ */
+export const WIDE_CI = 0.1;
+
 export interface LatNs {
   min: number;
   max: number;
@@ -89,6 +96,8 @@ export interface JobReport {
   verify?: Verification;
   /** bw over the page-cache baseline's (pread for reads, pwrite-fdatasync for writes), same bs and pattern. */
   vs_baseline: number | null;
+  /** The 95% CI of the bandwidth is wider than WIDE_CI (or unknown). */
+  uncertain: boolean;
 }
 
 export interface FsInfo {
@@ -182,6 +191,8 @@ export interface TargetCheck {
   met: boolean | null;
   numbers: string;
   note: string | null;
+  /** Why the verdict is uncertain (an item measured with a CI wider than WIDE_CI), or null. */
+  uncertain?: string | null;
 }
 
 export interface CalibrationReport {
@@ -236,6 +247,8 @@ export interface FioComparison {
   extra_ns_per_op: number | null;
   /** Within 10%. */
   agree: boolean | null;
+  /** Why the verdict is uncertain (daxkit's figure has a CI wider than WIDE_CI), or null. */
+  uncertain?: string | null;
   /** The psync pairs on the page cache, which must agree. */
   trust_check: boolean;
 }
@@ -245,13 +258,43 @@ export interface RunReport {
   target: TargetReport;
   baseline: TargetReport | null;
   context: RunContext;
-  options: { size: number; bs: number[]; patterns: Pattern[]; time_ms: number; warmup_ms: number; ci_target: number; rounds: number; seed: number };
-  page_cache: { dropped: boolean; detail: string };
+  /** full: the thorough set (--full); absent in documents older than the quick default. */
+  options: { full?: boolean; size: number; bs: number[]; patterns: Pattern[]; time_ms: number; warmup_ms: number; ci_target: number; rounds: number; seed: number };
+  /**
+   * What was done to the page cache before each measurement. warm: the
+   * machine's page cache was not dropped before every one (only the
+   * benchmark's own files were evicted, or nothing).
+   */
+  page_cache: { dropped: boolean; scope?: 'machine' | 'files' | 'none'; warm?: boolean; detail: string };
   jobs: JobReport[];
   fio: { version: string | null; skipped: string | null; comparisons: FioComparison[] };
   calibration: CalibrationReport | null;
   page_faults: FaultReport[];
+  /** The question answered in plain words: DAX against the page cache, per direction, block size and pattern. */
+  answer?: Answer[];
   notes: string[];
+}
+
+export interface AnswerFigure {
+  jobname: string;
+  backend: BackendId;
+  bw_bytes: number;
+  /** Half-width of the 95% CI over the mean; null when unknown. */
+  ci: number | null;
+}
+
+export interface Answer {
+  direction: Direction;
+  bs: number;
+  pattern: Pattern;
+  /** The fastest way through DAX. */
+  dax: AnswerFigure;
+  /** The same through the page cache (pwrite-fdatasync or pread of the baseline file). */
+  pagecache: AnswerFigure;
+  /** dax / pagecache */
+  ratio: number;
+  /** Why the ratio is uncertain (a figure whose CI is wider than WIDE_CI), or null. */
+  uncertain: string | null;
 }
 
 export interface BenchDocument {
@@ -316,6 +359,42 @@ export function rwOf(dir: Direction, pattern: Pattern): Rw {
 /** The stats of the job's own direction. */
 export function jobIo(j: JobReport): IoStats {
   return j.rw === 'read' || j.rw === 'randread' ? j.read : j.write;
+}
+
+/**
+ * The 95% CI of a job's bandwidth, as a fraction of it: between rounds when
+ * there are three or more (the run-to-run spread, which one process cannot
+ * see), else within its process; null when unknown.
+ */
+export function ciOf(j: JobReport): number | null {
+  const s = j.sampling;
+  if (!s) return null;
+  const v = s.ci_between_rounds ?? s.ci_reached;
+  return v !== null && Number.isFinite(v) ? v : null;
+}
+
+export function isUncertain(j: JobReport): boolean {
+  const c = ciOf(j);
+  return j.status === 'ok' && (c === null || c > WIDE_CI);
+}
+
+/** The page-cache job a job's vs_baseline ratio is to: the baseline file's (else the target's own) pread or pwrite-fdatasync at the same block size and pattern. */
+export function referenceOf(jobs: JobReport[], j: JobReport): JobReport | undefined {
+  const role: Role = jobs.some((b) => b.role === 'baseline') ? 'baseline' : 'target';
+  const backend = j.rw === 'read' || j.rw === 'randread' ? 'pread' : 'pwrite-fdatasync';
+  return jobs.find((b) => b.role === role && b.status === 'ok' && b.bs === j.bs && b.pattern === j.pattern && b.backend === backend);
+}
+
+/** '±14.3%' */
+export function fmtCi(c: number | null): string {
+  return `±${c === null ? '?' : (c * 100).toFixed(1)}%`;
+}
+
+/** Why a ratio of these figures is uncertain, in a few words, or null. */
+export function uncertainty(figures: Array<{ name: string; ci: number | null }>): string | null {
+  const wide = figures.filter((f) => f.ci === null || f.ci > WIDE_CI);
+  if (wide.length === 0) return null;
+  return `uncertain: the 95% CI of ${wide.map((f) => `${f.name} is ${fmtCi(f.ci)}`).join(' and of ')}, wider than ±${WIDE_CI * 100}%`;
 }
 
 /** Checks that a parsed file is a daxkit bench document; throws with the reason. */

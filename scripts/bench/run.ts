@@ -1,10 +1,12 @@
 // One target's run: the schedule (calibration, page faults, then every
 // block size x pattern with its backends shuffled and fio next to them), a
-// fresh child process per measurement with the page cache dropped before
-// each, and the results pooled into the report.
+// fresh child process per measurement with the benchmark's files (or, with
+// --drop-caches, the whole page cache) evicted before each, and the results
+// pooled into the report.
 import { fork, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { answersOf } from './answer';
 import { BACKENDS, notApplicable, type BackendId, type TargetKind } from './backends';
 import { CAL_DESCRIPTIONS, CAL_ITEMS, CHUNK, PER_OP_ITEMS, type CalItem, type CalMemory, type CalibrationSpec } from './calibrate';
 import { cpuBetween, cpuTimes, extentsOf, insideVm } from './context';
@@ -14,10 +16,14 @@ import type { BenchOptions } from './options';
 import { rng } from './pattern';
 import type { Progress } from './progress';
 import {
+  ciOf,
   emptyIo,
   ioStats,
+  isUncertain,
   jobIo,
+  referenceOf,
   rwOf,
+  uncertainty,
   type CalibrationItem,
   type CalibrationReport,
   type FaultReport,
@@ -90,7 +96,7 @@ function shuffle<T>(xs: T[], next: () => number): T[] {
 
 function jobsFor(role: Role, p: Prepared, opts: BenchOptions, bs: number, pattern: Pattern): Item[] {
   // The baseline is there for its page-cache figures, not for every backend.
-  const ids: BackendId[] = role === 'baseline' ? ['pread', 'pwrite-fdatasync', 'mmap-scan', 'mmap-persist'] : opts.backends;
+  const ids: BackendId[] = role === 'baseline' ? opts.baselineBackends : opts.backends;
   return ids
     .filter((b) => opts.backends.includes(b) && notApplicable(b, p.spec.kind) === null)
     .map((backend) => ({ t: 'job' as const, role, prepared: p, backend, bs, pattern }));
@@ -169,43 +175,34 @@ function runChild(spec: ChildSpec, timeoutMs: number): Promise<ChildResult> {
 }
 
 /**
- * Drops the page cache before each measurement, so that none inherits the
- * cache (or the dirty pages) of the one before. As root, outside the VM, the
- * whole cache goes (sync; echo 3 > /proc/sys/vm/drop_caches). Otherwise, and
- * in the VM, where the guest reads node itself over 9p and a global drop
- * would make every child start 10 s slower, the benchmark's own files are
- * dropped: sync, then posix_fadvise(POSIX_FADV_DONTNEED) of each (dd
- * iflag=nocache count=0), which is what fio's invalidate=1 does and needs
- * no privilege.
+ * Before each measurement, so that none inherits the cache (or the dirty
+ * pages) of the one before: sync, then the benchmark's own files are evicted
+ * (posix_fadvise(POSIX_FADV_DONTNEED) of each through dd iflag=nocache
+ * count=0, which is what fio's invalidate=1 does and needs no privilege).
+ * With --drop-caches, as root and outside the VM, the whole page cache goes
+ * instead (echo 3 > /proc/sys/vm/drop_caches): opt-in, as every other program
+ * on the machine loses its cache too. In the VM the guest reads node itself
+ * over 9p, and a global drop would make every child start 10 s slower.
  */
 export class CacheDropper {
   dropped = 0;
-  private mode: 'off' | 'global' | 'files';
+  private mode: 'machine' | 'files';
   private why: string;
 
   constructor(
-    enabled: boolean,
+    machine: boolean,
     private readonly files: string[],
   ) {
-    if (!enabled) {
-      this.mode = 'off';
-      this.why = '--no-drop-caches was given';
-    } else if (process.getuid?.() !== 0) {
-      this.mode = 'files';
-      this.why = 'dropping the whole page cache needs root (/proc/sys/vm/drop_caches)';
-    } else if (insideVm()) {
-      this.mode = 'files';
-      this.why = 'in the VM a global drop would also evict node and its modules, which the guest reads over 9p';
-    } else {
-      this.mode = 'global';
-      this.why = '';
-    }
+    this.mode = 'files';
+    this.why = 'pass --drop-caches, as root, to drop it';
+    if (machine && process.getuid?.() !== 0) this.why = '--drop-caches needs root (/proc/sys/vm/drop_caches)';
+    else if (machine && insideVm()) this.why = '--drop-caches was given, but in the VM a global drop would also evict node and its modules, which the guest reads over 9p';
+    else if (machine) this.mode = 'machine';
   }
 
   drop(): void {
-    if (this.mode === 'off') return;
     spawnSync('sync');
-    if (this.mode === 'global') {
+    if (this.mode === 'machine') {
       try {
         fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
         this.dropped++;
@@ -220,17 +217,23 @@ export class CacheDropper {
     if (ok) this.dropped++;
   }
 
-  describe(items: number): { dropped: boolean; detail: string } {
-    if (this.mode === 'off') return { dropped: false, detail: `The page cache was not dropped: ${this.why}.` };
-    if (this.mode === 'global' && this.dropped === items) {
-      return { dropped: true, detail: `The page cache was dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before each of the ${this.dropped} of ${items} measurements.` };
+  describe(items: number): RunReport['page_cache'] {
+    if (this.mode === 'machine' && this.dropped === items) {
+      return {
+        dropped: true,
+        scope: 'machine',
+        warm: false,
+        detail: `Caches were cold: the whole page cache was dropped (--drop-caches: sync; echo 3 > /proc/sys/vm/drop_caches) before each of the ${items} measurements.`,
+      };
     }
-    const files = this.files.length ? this.files.join(', ') : 'none';
+    const files = this.files.length
+      ? `before ${this.dropped} of the ${items} measurements the benchmark's own files (${this.files.join(', ')}) were written back and evicted (sync, then posix_fadvise DONTNEED through dd iflag=nocache, as fio's invalidate=1 does; tmpfs pages stay, being the files themselves)`
+      : 'the benchmark\'s data is on device DAX, which has no page cache';
     return {
       dropped: this.dropped > 0,
-      detail:
-        `The whole page cache was not dropped (${this.why}); the cached pages of the benchmark's files (${files}) were, ` +
-        `before ${this.dropped} of the ${items} measurements (sync, then posix_fadvise DONTNEED through dd iflag=nocache, as fio's invalidate=1 does; tmpfs pages stay, being the files themselves).`,
+      scope: this.dropped > 0 ? 'files' : 'none',
+      warm: true,
+      detail: `Caches were warm: the machine's page cache was not dropped (${this.why}); ${files}. Each job reads its working set once before timing.`,
     };
   }
 }
@@ -253,6 +256,7 @@ function mergeJob(role: Role, backend: BackendId, bs: number, pattern: Pattern, 
     read: emptyIo(),
     write: emptyIo(),
     vs_baseline: null,
+    uncertain: false,
   };
   const ok = pooled.results.filter((r): r is JobOutcome => r.status === 'ok');
   const err = pooled.results.find((r) => r.status === 'error') as { error: string } | undefined;
@@ -275,7 +279,7 @@ function mergeJob(role: Role, backend: BackendId, bs: number, pattern: Pattern, 
   const io = ioStats(ops, runtimeNs, bs, lat);
   const failed = ok.find((r) => !r.verify.ok);
   const sum = (f: (r: JobOutcome) => number): number => ok.reduce((a, r) => a + f(r), 0);
-  return {
+  const report: JobReport = {
     ...base,
     mechanism: ok[0].mechanism,
     persistence: ok[0].persistence,
@@ -304,6 +308,7 @@ function mergeJob(role: Role, backend: BackendId, bs: number, pattern: Pattern, 
     },
     verify: failed ? failed.verify : { ok: true, blocks: sum((r) => r.verify.blocks), detail: ok[0].verify.detail },
   };
+  return { ...report, uncertain: isUncertain(report) };
 }
 
 function calItem(item: CalItem, results: ChildResult[]): CalibrationItem {
@@ -329,13 +334,14 @@ function checkTargets(items: Partial<Record<CalItem, CalibrationItem>>, standIn:
   const out: TargetCheck[] = [];
   // The ratio of each round, from items measured next to each other; the
   // verdict is on their median.
-  const mk = (id: TargetCheck['id'], claim: string, ratioOf: (r: number) => number, goal: number, cmp: '<=' | '>=', numbers: string, note: string | null): void => {
+  const mk = (id: TargetCheck['id'], claim: string, ratioOf: (r: number) => number, goal: number, cmp: '<=' | '>=', numbers: string, note: string | null, of: CalItem[]): void => {
     const meets = (x: number): boolean => (cmp === '<=' ? x <= goal : x >= goal);
     const rr: number[] = [];
     for (let r = 0; r < rounds; r++) rr.push(ratioOf(r));
     const valid = rr.length > 0 && rr.every(Number.isFinite);
     const ratio = valid ? median(rr) : NaN;
-    out.push({ id, claim, ratio: valid ? ratio : null, round_ratios: valid ? rr : [], rounds_met: valid ? rr.filter(meets).length : 0, goal, cmp, met: valid ? meets(ratio) : null, numbers, note });
+    const unsure = uncertainty(of.map((i) => ({ name: i, ci: items[i]?.status === 'ok' && Number.isFinite(items[i]!.ci_reached) ? items[i]!.ci_reached : null })));
+    out.push({ id, claim, ratio: valid ? ratio : null, round_ratios: valid ? rr : [], rounds_met: valid ? rr.filter(meets).length : 0, goal, cmp, met: valid ? meets(ratio) : null, numbers, note, uncertain: valid ? unsure : null });
   };
   const nat = v('native-persist');
   const noop = v('noop');
@@ -351,17 +357,18 @@ function checkTargets(items: Partial<Record<CalItem, CalibrationItem>>, standIn:
     standIn
       ? 'The JS figure is binding.persist() on a cache-line-flush mapping of the tmpfs stand-in: open() maps non-DAX files with msync persistence and has no option to force cache-line flushing, so DaxMapping.persist() itself cannot flush lines here (its cost without a flush is the read-only figure).'
       : null,
+    ['persist', 'native-persist', 'noop'],
   );
   const nt = v('native-nt');
   const cp = v('copy-persist');
-  mk('copy-persist-1m', 'copyPersist(1 MiB) at >= 0.9x the native non-temporal copy bandwidth', (r) => rv('copy-persist', r) / rv('native-nt', r), 0.9, '>=', `copyPersist ${fmtRate(cp)} vs native ${fmtRate(nt)}`, standIn ? 'The JS figure is binding.copyPersist() on a cache-line-flush mapping of the stand-in (see above).' : null);
+  mk('copy-persist-1m', 'copyPersist(1 MiB) at >= 0.9x the native non-temporal copy bandwidth', (r) => rv('copy-persist', r) / rv('native-nt', r), 0.9, '>=', `copyPersist ${fmtRate(cp)} vs native ${fmtRate(nt)}`, standIn ? 'The JS figure is binding.copyPersist() on a cache-line-flush mapping of the stand-in (see above).' : null, ['copy-persist', 'native-nt']);
   const sm = v('scan-map');
   const sh = v('scan-heap');
-  mk('scan-vs-heap', 'a JS scan of a mapping at >= 0.95x the same scan of a heap ArrayBuffer', (r) => rv('scan-map', r) / rv('scan-heap', r), 0.95, '>=', `mapping ${fmtRate(sm)} vs heap ${fmtRate(sh)}`, null);
+  mk('scan-vs-heap', 'a JS scan of a mapping at >= 0.95x the same scan of a heap ArrayBuffer', (r) => rv('scan-map', r) / rv('scan-heap', r), 0.95, '>=', `mapping ${fmtRate(sm)} vs heap ${fmtRate(sh)}`, null, ['scan-map', 'scan-heap']);
   const pcItem: CalItem = items['scan-pagecache-map'] ? 'scan-pagecache-map' : 'scan-map';
   const spc = v(pcItem);
   const rs = v('pread-scan');
-  mk('scan-vs-read', 'a mapping scan at >= 1.7x read()+scan of the same page-cached file', (r) => rv(pcItem, r) / rv('pread-scan', r), 1.7, '>=', `mapping scan ${fmtRate(spc)} vs read()+scan ${fmtRate(rs)}`, null);
+  mk('scan-vs-read', 'a mapping scan at >= 1.7x read()+scan of the same page-cached file', (r) => rv(pcItem, r) / rv('pread-scan', r), 1.7, '>=', `mapping scan ${fmtRate(spc)} vs read()+scan ${fmtRate(rs)}`, null, [pcItem, 'pread-scan']);
   return out;
 }
 
@@ -461,10 +468,9 @@ export async function executeRun(input: RunInput): Promise<RunReport> {
   const jobReports = [...jobs.values()].map((j) => mergeJob(j.role, j.backend, j.bs, j.pattern, j.pooled, opts));
   // Ratios to the page-cache baseline: the baseline file's pread and
   // pwrite-fdatasync when there is one, else the target's own.
-  const baseRole: Role = input.baseline ? 'baseline' : 'target';
   for (const j of jobReports) {
     if (j.status !== 'ok') continue;
-    const ref = jobReports.find((b) => b.role === baseRole && b.status === 'ok' && b.bs === j.bs && b.pattern === j.pattern && b.backend === (BACKENDS[j.backend].dir === 'read' ? 'pread' : 'pwrite-fdatasync'));
+    const ref = referenceOf(jobReports, j);
     const b = ref ? jobIo(ref).bw_bytes : 0;
     if (b > 0) j.vs_baseline = jobIo(j).bw_bytes / b;
   }
@@ -506,6 +512,7 @@ export async function executeRun(input: RunInput): Promise<RunReport> {
       ratio,
       extra_ns_per_op: dbw !== null && fbw > 0 ? (1e9 * item.bs) / dbw - (1e9 * item.bs) / fbw : null,
       agree: ratio === null ? null : Math.abs(ratio - 1) <= 0.1,
+      uncertain: dj && ratio !== null ? uncertainty([{ name: `daxkit's ${item.pair.backend}`, ci: ciOf(dj) }]) : null,
       trust_check: item.pair.engine === 'psync' && kind === 'pagecache',
     };
   });
@@ -521,7 +528,7 @@ export async function executeRun(input: RunInput): Promise<RunReport> {
         kind: c.memory.kind,
         stand_in: c.standIn,
         note: c.standIn
-          ? `No DAX target: a file in tmpfs (${c.memory.path}) stands in for pmem, as in the issue's reference figures`
+          ? `No DAX here: a file in tmpfs (${c.memory.path}), which is memory with no disk behind it, stands in for pmem, so these are daxkit's costs on ordinary memory`
           : `The target's own memory (${c.memory.kind})`,
       },
       pagecache: { path: c.pagecache.path },
@@ -533,7 +540,7 @@ export async function executeRun(input: RunInput): Promise<RunReport> {
   const notes = [...input.notes];
   if (input.context.vm.inside && comparisons.some((c) => c.trust_check && c.agree === false)) {
     notes.push(
-      "fio's psync figures and daxkit's differ here at small block sizes because the CPU is emulated: each side's per-operation costs are distorted differently (daxkit's JavaScript, N-API and fs binding calls; fio's clock reads around every I/O, which cost about a microsecond each under TCG), so either can come out ahead; where the copy dominates (64 KiB and more) they meet. The trust check is a host run's.",
+      "fio's psync figures and daxkit's differ here at small block sizes because the CPU is emulated: each side's per-operation costs are distorted differently (daxkit's JavaScript, N-API and fs binding calls; fio's clock reads around every I/O, which cost about a microsecond each under TCG), so either can come out ahead; where the copy dominates (64 KiB and more) they meet. Whether daxkit measures the page cache as fio does is for a run on a host to show.",
     );
   }
   const skipped = jobReports.filter((j) => j.status === 'skipped');
@@ -555,10 +562,11 @@ export async function executeRun(input: RunInput): Promise<RunReport> {
     target: input.targetReport,
     baseline: input.baselineReport,
     context,
-    options: { size: input.target.spec.size, bs: opts.bs, patterns: opts.patterns, time_ms: opts.timeMs, warmup_ms: opts.warmupMs, ci_target: opts.ci, rounds: opts.rounds, seed: opts.seed },
+    options: { full: opts.full, size: input.target.spec.size, bs: opts.bs, patterns: opts.patterns, time_ms: opts.timeMs, warmup_ms: opts.warmupMs, ci_target: opts.ci, rounds: opts.rounds, seed: opts.seed },
     page_cache: dropper.describe(all.length),
     jobs: jobReports,
-    fio: { version: input.fio, skipped: input.fio === null ? 'fio is not installed (apt-get install fio)' : opts.fio ? null : '--no-fio was given', comparisons },
+    answer: answersOf(input.target.spec.kind, jobReports),
+    fio: { version: input.fio, skipped: input.fio === null ? 'fio is not installed (apt-get install fio)' : opts.fio ? null : opts.full ? '--no-fio was given' : 'not part of the quick set (--fio or --full runs it)', comparisons },
     calibration,
     page_faults: faults,
     notes,

@@ -1,9 +1,10 @@
-// The human report: what was measured where, then one table per direction
-// and pattern with each backend's ratio to the page-cache baseline, then
-// fio, the calibration targets, page faults and notes.
+// The human report: what was measured where, the answer in plain words, then
+// one table per direction and pattern with each backend's ratio to the
+// page-cache baseline, then fio, the calibration, page faults and notes.
+import { answerLines } from './answer';
 import { BACKEND_IDS, BACKENDS } from './backends';
 import { CAL_ITEMS } from './calibrate';
-import { jobIo, type BenchDocument, type JobReport, type RunReport, type TargetReport } from './report';
+import { ciOf, fmtCi, isUncertain, jobIo, referenceOf, WIDE_CI, type BenchDocument, type JobReport, type RunReport, type TargetReport } from './report';
 import { fmtCount, fmtNs, fmtRate, fmtRatio, fmtSize } from './units';
 
 function pad(cells: string[][], right: boolean[]): string[] {
@@ -46,18 +47,26 @@ function machineLine(r: RunReport): string {
 }
 
 /**
- * The 95% CI shown for a job: between rounds when there are several (the
- * run-to-run spread, which one process cannot see), else within the one
- * process. '*': the bound asked for was not reached.
+ * The 95% CI shown for a job (see ciOf). '*': the bound asked for was not
+ * reached.
  */
 export function ciCell(j: JobReport): string {
-  const s = j.sampling!;
-  const v = s.ci_between_rounds ?? s.ci_reached;
-  const ok = v !== null && v <= s.ci_target;
-  return `${ok ? '' : '*'}±${v !== null && Number.isFinite(v) ? (v * 100).toFixed(1) : '?'}%`;
+  const v = ciOf(j);
+  return `${v !== null && v <= j.sampling!.ci_target ? '' : '*'}${fmtCi(v)}`;
 }
 
-function row(j: JobReport): string[] {
+/** '?' after a figure whose CI is wider than WIDE_CI, or after a ratio that rests on one. */
+export function mark(uncertain: boolean): string {
+  return uncertain ? ' ?' : '';
+}
+
+/** Whether a job's ratio to the page cache rests on an uncertain figure (its own or its reference's). */
+export function ratioUncertain(jobs: JobReport[], j: JobReport): boolean {
+  const ref = referenceOf(jobs, j);
+  return isUncertain(j) || (ref !== undefined && isUncertain(ref));
+}
+
+function row(j: JobReport, jobs: JobReport[]): string[] {
   const name = `${j.role === 'baseline' ? 'baseline ' : ''}${j.backend}`;
   if (j.status !== 'ok') return [name, fmtSize(j.bs), j.status, '', '', '', '', '', '', ''];
   const io = jobIo(j);
@@ -68,14 +77,14 @@ function row(j: JobReport): string[] {
   return [
     name,
     fmtSize(j.bs),
-    fmtRate(io.bw_bytes),
+    `${fmtRate(io.bw_bytes)}${mark(isUncertain(j))}`,
     fmtCount(io.iops),
     lat(io.lat_ns.percentile['50.000000']),
     lat(io.lat_ns.percentile['99.000000']),
     lat(io.lat_ns.percentile['99.900000']),
     lat(io.lat_ns.max),
     ci,
-    j.vs_baseline === null ? '-' : fmtRatio(j.vs_baseline),
+    j.vs_baseline === null ? '-' : `${fmtRatio(j.vs_baseline)}${mark(ratioUncertain(jobs, j))}`,
   ];
 }
 
@@ -90,7 +99,7 @@ function jobTables(r: RunReport): string[] {
       const ref = dir === 'read' ? 'pread' : 'pwrite+fdatasync';
       out.push('', `${dir === 'read' ? 'Reads' : 'Writes'}, ${pattern === 'seq' ? 'sequential' : 'random'}`);
       const cells = [['  backend', 'bs', 'bandwidth', 'IOPS', 'p50', 'p99', 'p99.9', 'max', '95% CI', `vs ${ref} (${baseName})`], ...js.map((j) => {
-        const c = row(j);
+        const c = row(j, r.jobs);
         c[0] = `  ${c[0]}`;
         return c;
       })];
@@ -120,6 +129,7 @@ function legend(r: RunReport): string[] {
   }
   const anyBatch = r.jobs.some((j) => j.sampling?.lat_mode === 'batch');
   const anyCi = r.jobs.some((j) => j.status === 'ok' && ciCell(j).startsWith('*'));
+  const anyWide = r.jobs.some(isUncertain);
   if (anyBatch) {
     const t = r.jobs.find((j) => j.sampling)?.sampling?.timer_overhead_ns ?? 0;
     out.push(`  ~ latency of the mean operation in each timed batch: these operations are too short to time one by one (reading the clock twice costs ${fmtNs(t)})`);
@@ -127,6 +137,7 @@ function legend(r: RunReport): string[] {
   const ciWhat = r.options.rounds > 2 ? `between the ${r.options.rounds} rounds (one process each)` : 'within one process per job (--rounds 3 or more also shows the spread between processes)';
   out.push(`  95% CI: the confidence interval of the mean, ${ciWhat}`);
   if (anyCi) out.push(`  * the bound of ±${(r.options.ci_target * 100).toFixed(1)}% was not reached (the time cap came first, or the rounds differ more)`);
+  if (anyWide) out.push(`  ? the 95% CI is wider than ±${WIDE_CI * 100}%: the figure is uncertain, and so is any ratio that rests on it (--time or --rounds narrow it; so does a quieter machine)`);
   return out;
 }
 
@@ -144,18 +155,19 @@ function fioSection(r: RunReport): string[] {
       c.daxkit_bw_bytes === null ? '-' : fmtRate(c.daxkit_bw_bytes),
       fmtRatio(c.ratio),
       c.extra_ns_per_op === null ? '' : `${c.extra_ns_per_op >= 0 ? '+' : '-'}${fmtNs(Math.abs(c.extra_ns_per_op))}`,
-      c.agree === null ? (c.error ? c.error.slice(0, 60) : '') : `${c.agree ? 'within 10%' : 'DIFFERS'}${c.trust_check ? ' (trust check)' : ''}`,
+      c.agree === null ? (c.error ? c.error.slice(0, 60) : '') : `${c.agree ? 'within 10%' : 'DIFFERS'}${c.trust_check ? ' (page cache: must agree)' : ''}${c.uncertain ? ` (${c.uncertain})` : ''}`,
     ]);
   }
   out.push(...pad(cells, [false, false, true, true, true, true, true, false]));
   out.push('  per op: how much longer one daxkit operation takes than one of fio\'s (1/IOPS); the same amount at every block size is per-call overhead');
+  out.push('  must agree: the same system call through the page cache, so daxkit and fio must measure the same there, or one of them measures wrong');
   return out;
 }
 
 function calibrationSection(r: RunReport): string[] {
   const c = r.calibration;
   if (!c) return [];
-  const out = ['', `Native calibration (${c.memory.note}):`];
+  const out = ['', `Native calibration: what daxkit's calls cost against the same work in plain C++ (${c.memory.note}):`];
   const cells: string[][] = [];
   for (const id of CAL_ITEMS) {
     const it = c.items[id];
@@ -167,11 +179,12 @@ function calibrationSection(r: RunReport): string[] {
   }
   out.push(`  (the median of ${Math.max(0, ...CAL_ITEMS.map((i) => c.items[i]?.rounds ?? 0))} rounds, a process each, and their range)`);
   out.push(...pad(cells, [false, true, true, false]));
-  out.push('', 'Targets (ratios measured in this run):');
+  out.push('', "daxkit's goals for its own overhead (ratios measured in this run):");
   for (const t of c.targets) {
     const verdict = t.met === null ? 'n/a    ' : t.met ? 'met    ' : 'NOT MET';
-    out.push(`  [${verdict}] ${t.claim}: ${fmtRatio(t.ratio)} (goal ${t.cmp} ${t.goal}x; rounds ${t.round_ratios.map((x) => fmtRatio(x)).join(' ')}, met in ${t.rounds_met} of ${t.round_ratios.length})`);
+    out.push(`  [${verdict}] ${t.claim}: ${fmtRatio(t.ratio)}${mark(Boolean(t.uncertain))} (goal ${t.cmp} ${t.goal}x; rounds ${t.round_ratios.map((x) => fmtRatio(x)).join(' ')}, met in ${t.rounds_met} of ${t.round_ratios.length})`);
     out.push(`            ${t.numbers}`);
+    if (t.uncertain) out.push(`            ${t.uncertain}: the verdict may not hold`);
     if (t.note) out.push(`            ${t.note}`);
   }
   return out;
@@ -193,10 +206,11 @@ export function renderRun(r: RunReport): string {
   lines.push(`  machine   ${machineLine(r)}`);
   const o = r.options;
   lines.push(
-    `  sampling  ${fmtSize(o.size)} working set; warm-up ${o.warmup_ms / 1000} s, then until the 95% CI is within ±${(o.ci_target * 100).toFixed(1)}% of the mean or ${o.time_ms / 1000} s per job; ${o.rounds} round${o.rounds > 1 ? 's' : ''}, each job in a fresh process`,
+    `  sampling  ${fmtSize(o.size)} working set; warm-up ${o.warmup_ms / 1000} s, then until the 95% CI is within ±${(o.ci_target * 100).toFixed(1)}% of the mean or ${o.time_ms / 1000} s per job; ${o.rounds} round${o.rounds > 1 ? 's' : ''}, each job in a fresh process${o.full === false ? '; the quick set (--full adds 64 KiB, random offsets, O_DIRECT, fio, the calibration and page faults)' : ''}`,
   );
-  lines.push(`            ${r.page_cache.detail}`);
+  lines.push(`  caches    ${r.page_cache.detail}`);
   if (c.vm.statement) lines.push('', `!! ${c.vm.statement}`);
+  lines.push('', ...answerLines(r));
   lines.push(...jobTables(r), ...legend(r), ...fioSection(r), ...calibrationSection(r), ...faultSection(r));
   if (r.notes.length) lines.push('', 'Notes:', ...r.notes.map((n) => `  - ${n}`));
   return lines.join('\n');

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { UsageError } from '../../lib/cli/common';
 import { BACKEND_IDS, BACKENDS, createBackend, notApplicable, Skip, type BackendId, type Instance } from '../../scripts/bench/backends';
+import { answersOf, fasterOrSlower } from '../../scripts/bench/answer';
 import { parseOptions } from '../../scripts/bench/options';
 import { Cursor, fillPattern, payload, RANDOM_TABLE, scanF64 } from '../../scripts/bench/pattern';
 import { PERCENTILES, SCHEMA, type BenchDocument, type JobReport } from '../../scripts/bench/report';
@@ -23,7 +24,7 @@ const CLI = path.join(ROOT, 'dist', 'lib', 'cli.js');
 const KiB = 1024;
 const MiB = 1024 * KiB;
 // The cheapest run that still goes through the whole pipeline.
-const FAST = ['--time', '0.05', '--warmup', '0.02', '--no-drop-caches'];
+const FAST = ['--time', '0.05', '--warmup', '0.02'];
 
 function bench(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, 'bench', ...args], { encoding: 'utf8', env: { ...process.env, CI: '1', ...env }, timeout: 120_000 });
@@ -101,18 +102,36 @@ describe('daxkit bench', function () {
   this.timeout(120_000);
 
   describe('arguments', function () {
-    it('has defaults: 64 B to 1 MiB, both patterns, every backend, 256 MiB, 2 s, ±1%', function () {
+    it('by default, the quick set: 64 B, 4 KiB and 1 MiB, sequential, the durable writes and reads against the page cache, no fio, calibration or fault count, warm caches', function () {
       const o = parseOptions([]);
-      assert.deepEqual(o.bs, [64, 4 * KiB, 64 * KiB, MiB]);
-      assert.deepEqual(o.patterns, ['seq', 'rand']);
-      assert.deepEqual(o.backends, [...BACKEND_IDS]);
-      assert.equal(o.size, 256 * MiB);
+      assert.equal(o.full, false);
+      assert.deepEqual(o.bs, [64, 4 * KiB, MiB]);
+      assert.deepEqual(o.patterns, ['seq']);
+      assert.deepEqual(o.backends, ['mmap-read', 'pread', 'mmap-persist', 'copy-persist', 'pwrite-fdatasync']);
+      assert.deepEqual(o.baselineBackends, ['pread', 'pwrite-fdatasync']);
+      assert.equal(o.size, 64 * MiB);
       assert.equal(o.timeMs, 2000);
       assert.equal(o.ci, 0.01);
       assert.equal(o.rounds, 1);
       assert.equal(o.target, null);
       assert.equal(o.yes, false);
-      assert.equal(o.dropCaches, true);
+      assert.deepEqual([o.fio, o.calibrate, o.faults, o.dropCaches], [false, false, false, false]);
+    });
+
+    it('--full: 64 B to 1 MiB, both patterns, every backend, 256 MiB, fio, calibration and faults; --no-X and --X override either set', function () {
+      const o = parseOptions(['--full']);
+      assert.equal(o.full, true);
+      assert.deepEqual(o.bs, [64, 4 * KiB, 64 * KiB, MiB]);
+      assert.deepEqual(o.patterns, ['seq', 'rand']);
+      assert.deepEqual(o.backends, [...BACKEND_IDS]);
+      assert.deepEqual(o.baselineBackends, ['pread', 'pwrite-fdatasync', 'mmap-scan', 'mmap-persist']);
+      assert.equal(o.size, 256 * MiB);
+      assert.deepEqual([o.fio, o.calibrate, o.faults, o.dropCaches], [true, true, true, false]);
+      const n = parseOptions(['--full', '--no-fio', '--no-calibrate', '--no-faults', '--drop-caches']);
+      assert.deepEqual([n.fio, n.calibrate, n.faults, n.dropCaches], [false, false, false, true]);
+      const q = parseOptions(['--fio', '--calibrate', '--faults']);
+      assert.deepEqual([q.full, q.fio, q.calibrate, q.faults], [false, true, true, true]);
+      assert.deepEqual(q.bs, [64, 4 * KiB, MiB]);
     });
 
     it('parses sizes, lists and numbers the way fio writes them', function () {
@@ -147,6 +166,8 @@ describe('daxkit bench', function () {
       throwsUsage(['--compare', 'a.json'], /--compare needs two JSON files/);
       throwsUsage(['--report', 'x.json', '/tmp'], /takes no TARGET/);
       throwsUsage(['--html', ''], /--html needs a file name/);
+      throwsUsage(['--fio', '--no-fio'], /--fio and --no-fio do not go together/);
+      throwsUsage(['--no-drop-caches'], /Unknown option '--no-drop-caches'/);
     });
 
     it('usage errors exit with 2 and a message on stderr; --help exits 0', function () {
@@ -365,7 +386,7 @@ describe('daxkit bench', function () {
       fs.mkdirSync(out);
       const work = path.join(dir, 'work');
       fs.mkdirSync(work);
-      const r = bench([work, '--size', '2M', '--bs', '4k', '--pattern', 'seq', ...FAST, '--output', path.join(out, 'a.json'), '--html', path.join(out, 'a.html'), '--svg', path.join(out, 'a.svg')]);
+      const r = bench([work, '--full', '--size', '2M', '--bs', '4k', '--pattern', 'seq', ...FAST, '--output', path.join(out, 'a.json'), '--html', path.join(out, 'a.html'), '--svg', path.join(out, 'a.svg')]);
       status = r.status;
       stderr = r.stderr;
       table = r.stdout;
@@ -387,14 +408,15 @@ describe('daxkit bench', function () {
       assert.equal(doc.schema, SCHEMA);
       assert.equal(doc.runs.length, 1);
       const run = doc.runs[0];
-      assert.deepEqual(keys(run), ['baseline', 'calibration', 'context', 'fio', 'jobs', 'label', 'notes', 'options', 'page_cache', 'page_faults', 'target'].sort());
+      assert.deepEqual(keys(run), ['answer', 'baseline', 'calibration', 'context', 'fio', 'jobs', 'label', 'notes', 'options', 'page_cache', 'page_faults', 'target'].sort());
+      assert.deepEqual(keys(run.page_cache), ['detail', 'dropped', 'scope', 'warm']);
       assert.deepEqual(keys(run.context), ['clocksource', 'cpu', 'cpu_during_run', 'daxkit_version', 'date', 'fio', 'kernel', 'kernel_version', 'loadavg', 'memory_bytes', 'node', 'root', 'transparent_hugepage', 'vm'].sort());
       assert.deepEqual(keys(run.target), ['data', 'device', 'extents', 'fs', 'kind', 'mapping', 'odirect', 'path', 'role', 'size'].sort());
       assert.deepEqual(keys(run.target.mapping), ['address', 'address_2m_aligned', 'alignment', 'flush_mechanism', 'granularity', 'map_sync'].sort());
       const ok = run.jobs.filter((j) => j.status === 'ok');
       assert.ok(ok.length >= 6, `${ok.length} jobs ran`);
       for (const j of ok) {
-        assert.deepEqual(keys(j), ['backend', 'bs', 'faults', 'jobname', 'mechanism', 'op', 'pattern', 'persistence', 'read', 'role', 'rw', 'sampling', 'status', 'verify', 'vs_baseline', 'write'].sort(), j.jobname);
+        assert.deepEqual(keys(j), ['backend', 'bs', 'faults', 'jobname', 'mechanism', 'op', 'pattern', 'persistence', 'read', 'role', 'rw', 'sampling', 'status', 'uncertain', 'verify', 'vs_baseline', 'write'].sort(), j.jobname);
         for (const dir of ['read', 'write'] as const) {
           assert.deepEqual(keys(j[dir]), ['bw', 'bw_bytes', 'io_bytes', 'io_kbytes', 'iops', 'lat_ns', 'runtime', 'total_ios'].sort());
           assert.deepEqual(keys(j[dir].lat_ns), ['N', 'max', 'mean', 'min', 'percentile', 'stddev'].sort());
@@ -435,7 +457,14 @@ describe('daxkit bench', function () {
       assert.ok(run.notes.some((n) => /^mmap-msync not run on this pagecache target: .*already msync/.test(n)));
       assert.equal(run.baseline, null);
       assert.equal(run.target.kind, 'pagecache');
-      assert.match(run.page_cache.detail, /was not dropped: --no-drop-caches/);
+      // Without --drop-caches the machine's cache stays; the benchmark's own file is evicted.
+      assert.equal(run.page_cache.warm, true);
+      assert.equal(run.page_cache.scope, 'files');
+      assert.match(run.page_cache.detail, /^Caches were warm: the machine's page cache was not dropped \(pass --drop-caches, as root, to drop it\); before \d+ of the \d+ measurements the benchmark's own files \(.*daxkit-bench-\d+\.dat\) were written back and evicted/);
+      assert.match(table, /\n {2}caches {4}Caches were warm: /);
+      assert.ok(html.includes('<dt>caches</dt><dd>Caches were warm: '));
+      assert.deepEqual(run.answer, [], 'no DAX: nothing to answer');
+      assert.match(table, /\nThe answer: none here\. There is no DAX on this target/);
     });
 
     it('the context says where it ran', function () {
@@ -468,7 +497,7 @@ describe('daxkit bench', function () {
         assert.equal(it.status, 'ok', `${id}: ${it.error}`);
         assert.ok(it.value > 0 && it.round_values.length === 3, id);
       }
-      assert.match(table, /Targets \(ratios measured in this run\):/);
+      assert.match(table, /daxkit's goals for its own overhead \(ratios measured in this run\):/);
       assert.match(table, /\[(met {4}|NOT MET)\] JS persist\(64 B\) within 1\.2x/);
     });
 
@@ -504,7 +533,7 @@ describe('daxkit bench', function () {
       assert.match(table, /^daxkit bench: page cache \(/);
       assert.match(table, /Reads, sequential\n +backend +bs +bandwidth +IOPS +p50 +p99 +p99\.9 +max +95% CI +vs pread \(this file\)/);
       for (const j of doc.runs[0].jobs.filter((x) => x.status === 'ok')) {
-        assert.match(table, new RegExp(`\\n  ${j.backend} +4 KiB +[0-9.]+ [KMG]?i?B/s .* ${fmtRatio(j.vs_baseline).replace('.', '\\.')}\\n`), j.backend);
+        assert.match(table, new RegExp(`\\n  ${j.backend} +4 KiB +[0-9.]+ [KMG]?i?B/s(?: \\?)? .* ${fmtRatio(j.vs_baseline).replace('.', '\\.')}(?: \\?)?\\n`), j.backend);
       }
     });
 
@@ -525,6 +554,84 @@ describe('daxkit bench', function () {
       checkMarkup(svg, true);
       assert.doesNotMatch(svg.replace('xmlns="http://www.w3.org/2000/svg"', ''), /https?:|<script|<image|href=/);
       assert.ok(svg.includes('Reads, sequential') && svg.includes('Writes, sequential'));
+    });
+
+    it('speaks plainly: no internal jargon in the table, the page or the JSON', function () {
+      for (const text of [table, html, JSON.stringify(doc)]) assert.doesNotMatch(text, /\bissue|reference figures|trust check/i);
+    });
+
+    it('marks a figure whose 95% CI is wider than ±10%, and every ratio that rests on it, in the table, the page and the chart', function () {
+      const d = JSON.parse(JSON.stringify(doc)) as BenchDocument;
+      const jobs = d.runs[0].jobs;
+      for (const j of jobs) {
+        if (!j.sampling) continue;
+        j.sampling.ci_reached = 0.02;
+        j.sampling.ci_between_rounds = null;
+      }
+      jobs.find((j) => j.backend === 'pread')!.sampling!.ci_reached = 0.25;
+      const f = path.join(dir, 'out', 'wide.json');
+      fs.writeFileSync(f, JSON.stringify(d));
+      const r = bench(['--report', f, '--html', path.join(dir, 'out', 'wide.html')]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, '', 'with --html, --report prints no table');
+      const t = bench(['--report', f]).stdout;
+      const line = (backend: string): string => t.split('\n').find((l) => new RegExp(`^  ${backend} +4 KiB `).test(l))!;
+      // pread itself, and its ratio (to itself)
+      assert.match(line('pread'), /B\/s \? .* \*±25\.0% +1\.00x \?$/);
+      // mmap-read's own figure is sure; its ratio to pread is not
+      assert.doesNotMatch(line('mmap-read'), /B\/s \?/);
+      assert.match(line('mmap-read'), / \*?±2\.0% +[0-9.]+x \?$/);
+      // writes rest on nothing uncertain
+      assert.doesNotMatch(line('pwrite-fdatasync'), /\?/);
+      assert.doesNotMatch(line('mmap-persist'), /\?/);
+      assert.match(t, /\n {2}\? the 95% CI is wider than ±10%: the figure is uncertain, and so is any ratio that rests on it/);
+      // The chart: one hollow point with its interval, and the note under it.
+      const page = fs.readFileSync(path.join(dir, 'out', 'wide.html'), 'utf8');
+      assert.equal(page.split('r="4.5" fill="#ffffff"').length - 1, 1, 'one hollow point in the charts of the page');
+      assert.ok(page.includes('Hollow points with a bar: the 95% confidence interval (the bar) is wider than ±10%'));
+      const sv = path.join(dir, 'out', 'wide.svg');
+      assert.equal(bench(['--report', f, '--svg', sv]).stdout, '');
+      const chart = fs.readFileSync(sv, 'utf8');
+      checkMarkup(chart, true);
+      assert.equal(chart.split('r="4.5" fill="#ffffff"').length - 1, 1);
+      assert.ok(chart.includes('Hollow points with a bar'));
+      assert.ok(chart.includes("Warm caches: the machine&#39;s page cache was not dropped"));
+    });
+
+    it('answers the question in plain words, and says when the answer rests on an uncertain figure', function () {
+      // The page-cache run made into a DAX run with a baseline 4x slower.
+      const d = JSON.parse(JSON.stringify(doc)) as BenchDocument;
+      const run = d.runs[0];
+      run.target.kind = 'fsdax';
+      delete run.answer;
+      for (const j of run.jobs) if (j.sampling) j.sampling.ci_reached = 0.02;
+      for (const b of ['pread', 'pwrite-fdatasync'] as const) {
+        const base = JSON.parse(JSON.stringify(run.jobs.find((j) => j.backend === b))) as JobReport;
+        base.role = 'baseline';
+        base.jobname = `baseline:${base.jobname}`;
+        const io = b === 'pread' ? base.read : base.write;
+        io.bw_bytes /= 4;
+        if (b === 'pread') base.sampling!.ci_reached = 0.3;
+        run.jobs.push(base);
+      }
+      const answers = answersOf('fsdax', run.jobs);
+      assert.deepEqual(answers.map((a) => [a.direction, a.bs, a.pattern]), [['write', 4 * KiB, 'seq'], ['read', 4 * KiB, 'seq']]);
+      for (const a of answers) {
+        const best = run.jobs.filter((j) => j.role === 'target' && j.status === 'ok' && BACKENDS[j.backend].dir === a.direction).sort((x, y) => (x.read.bw_bytes + x.write.bw_bytes) - (y.read.bw_bytes + y.write.bw_bytes)).pop()!;
+        assert.equal(a.dax.jobname, best.jobname);
+        assert.equal(a.pagecache.jobname, `baseline:${a.direction === 'read' ? 'pread/read' : 'pwrite-fdatasync/write'}/4k`);
+        assert.ok(Math.abs(a.ratio - a.dax.bw_bytes / a.pagecache.bw_bytes) < 1e-9);
+      }
+      assert.equal(answers[0].uncertain, null);
+      assert.equal(answers[1].uncertain, 'uncertain: the 95% CI of pread() through the page cache is ±30.0%, wider than ±10%');
+      const f = path.join(dir, 'out', 'dax.json');
+      fs.writeFileSync(f, JSON.stringify(d));
+      const t = bench(['--report', f]).stdout;
+      assert.match(t, /\nThe answer \(sequential\): the fastest way through DAX against the same through the page cache\n/);
+      assert.match(t, new RegExp(`\\n  durable writes of 4 KiB +${fasterOrSlower(answers[0].ratio).replace('.', '\\.')} through DAX: \\S.*, against pwrite\\(\\) \\+ fdatasync\\(\\) [0-9.]+ [KMG]?i?B/s through the page cache\\n`));
+      assert.match(t, /\n {2}reads of 4 KiB +[0-9.]+x (faster|slower) \? through DAX: .*, against pread\(\) [0-9.]+ [KMG]?i?B\/s through the page cache \(uncertain: the 95% CI of pread\(\) through the page cache is ±30\.0%, wider than ±10%\)\n/);
+      assert.equal(fasterOrSlower(40.46), '40x faster');
+      assert.equal(fasterOrSlower(0.5), '2.0x slower');
     });
 
     it('--report renders a saved document again without running', function () {
@@ -610,11 +717,17 @@ describe('daxkit bench', function () {
       assert.deepEqual(fs.readdirSync(dir), []);
     });
 
-    it('as root, drops the page cache before each measurement and says so', function () {
-      if (process.getuid?.() !== 0) this.skip();
-      const r = bench([path.join(dir, 'f'), ...tiny.filter((a) => a !== '--no-drop-caches'), '--json']);
+    it('drops the whole page cache only with --drop-caches, as root, and says so (cold caches)', function () {
+      const r = bench([path.join(dir, 'f'), ...tiny, '--drop-caches', '--json']);
       assert.equal(r.status, 0, r.stderr);
-      assert.match((JSON.parse(r.stdout) as BenchDocument).runs[0].page_cache.detail, /dropped \(sync; echo 3 > \/proc\/sys\/vm\/drop_caches\) before each of the 1 of 1 measurements/);
+      const pc = (JSON.parse(r.stdout) as BenchDocument).runs[0].page_cache;
+      if (process.getuid?.() !== 0) {
+        assert.deepEqual([pc.warm, pc.scope], [true, 'files']);
+        assert.match(pc.detail, /^Caches were warm: the machine's page cache was not dropped \(--drop-caches needs root/);
+        return;
+      }
+      assert.deepEqual([pc.warm, pc.scope, pc.dropped], [false, 'machine', true]);
+      assert.equal(pc.detail, 'Caches were cold: the whole page cache was dropped (--drop-caches: sync; echo 3 > /proc/sys/vm/drop_caches) before each of the 1 measurements.');
     });
   });
 });

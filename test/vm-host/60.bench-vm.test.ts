@@ -45,11 +45,29 @@ describe('daxkit bench without a target, on a machine without DAX', function () 
   });
   after(() => fs.rmSync(copy, { recursive: true, force: true }));
 
-  it('runs itself in the VM on fsdax and devdax, against dax=never on the same pmem, from a package in /tmp', async function () {
-    const args = ['--size', '4M', '--bs', '4k', '--pattern', 'seq', '--backend', 'mmap-persist,pwrite-fdatasync', '--time', '0.1', '--warmup', '0.02', '--no-fio', '--no-calibrate', '--no-faults', '--yes', '--json'];
+  const short = ['--size', '4M', '--bs', '4k', '--time', '0.1', '--warmup', '0.02', '--yes', '--json'];
+
+  it('by default, answers on fsdax against dax=never on the same pmem, from a package in /tmp', async function () {
+    const r = await run(process.execPath, [path.join(copy, 'dist', 'lib', 'cli.js'), 'bench', ...short]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /running inside the emulated-pmem VM \(fsdax on ext4\), which takes about \d+ minutes?:/);
+    const doc = JSON.parse(r.stdout) as BenchDocument;
+    assert.deepEqual(doc.failures, []);
+    assert.deepEqual(doc.runs.map((x) => x.target.kind), ['fsdax']);
+    const fsdax = doc.runs[0];
+    assert.equal(fsdax.baseline!.fs!.dax_mode, 'never');
+    assert.deepEqual(fsdax.answer!.map((a) => [a.direction, a.bs, a.pagecache.jobname]), [
+      ['write', 4096, 'baseline:pwrite-fdatasync/write/4k'],
+      ['read', 4096, 'baseline:pread/read/4k'],
+    ]);
+    for (const j of fsdax.jobs) assert.equal(j.verify!.ok, true, j.jobname);
+  });
+
+  it('--full runs itself in the VM on fsdax and devdax, against dax=never on the same pmem, from a package in /tmp', async function () {
+    const args = [...short, '--full', '--backend', 'mmap-persist,pwrite-fdatasync', '--pattern', 'seq', '--no-fio', '--no-calibrate', '--no-faults'];
     const r = await run(process.execPath, [path.join(copy, 'dist', 'lib', 'cli.js'), 'bench', ...args]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /running inside the emulated-pmem VM/);
+    assert.match(r.stderr, /running inside the emulated-pmem VM \(fsdax on ext4, then devdax\)/);
     const doc = JSON.parse(r.stdout) as BenchDocument;
     assert.deepEqual(doc.failures, []);
     assert.deepEqual(doc.runs.map((x) => x.target.kind), ['fsdax', 'devdax']);
