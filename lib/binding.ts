@@ -110,7 +110,7 @@ export interface NativeBinding {
   cpuInfo(): NativeCpuInfo;
   stats(h: MappingId): MappingStats;
   /** Process-wide: mappings open, closed but still held by buffers, and ranges kept forever (see native/region.h). */
-  regionCounts(): { open: number; held: number; leaked: number };
+  regionCounts(): { open: number; held: number; leaked: number; budget: number; maxMapCount: number };
   /** Puts daxkit's SIGBUS handler back on top; true when another had replaced it. */
   reassertSigbus(): boolean;
 

@@ -283,31 +283,25 @@ function nativeMap(fd: number, offset: number, length: number, readonly: boolean
   try {
     return binding.map(fd, offset, length, readonly, mode, align, persist, path, isFile);
   } catch (e) {
-    if (e instanceof DaxSystemError && e.code === 'ENOMEM') throw mapLimitError(e, path);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_DAX_TOO_MANY_MAPPINGS' || code === 'ENOMEM') throw mapLimitError(e, path);
     throw e;
   }
 }
 
-function readCount(file: string, count: (s: string) => number): number | null {
-  try {
-    return count(fs.readFileSync(file, 'latin1'));
-  } catch {
-    return null;
-  }
-}
-
-function mapLimitError(e: DaxSystemError, path: string): Error {
-  const max = readCount('/proc/sys/vm/max_map_count', (s) => Number.parseInt(s, 10));
-  const used = readCount('/proc/self/maps', (s) => s.split('\n').length - 1);
-  if (max === null || used === null || used < max - 64) return e;
+function mapLimitError(e: unknown, path: string): unknown {
   const c = binding.regionCounts();
+  const held = c.open + c.held + c.leaked;
+  // An ENOMEM with room left in the budget is the address space, not the count.
+  if ((e as NodeJS.ErrnoException).code === 'ENOMEM' && held < c.budget / 2) return e;
   return new DaxError(
     'ERR_DAX_TOO_MANY_MAPPINGS',
-    `Cannot map '${path}': this process has ${used} memory mappings and the kernel allows ${max} (vm.max_map_count). ` +
-      `daxkit holds ${c.open} open mappings and ${c.held} closed ones whose address range is still reachable ` +
-      `through a buffer${c.leaked > 0 ? ` (and ${c.leaked} kept since a worker exited)` : ''}. ` +
-      'close() mappings you no longer need: one that is never closed is released only when the garbage collector ' +
-      'finds it and every buffer over it unreachable.',
+    `Cannot map '${path}': daxkit holds ${held} mappings in this process (${c.open} open, ${c.held} closed ` +
+      `but still reachable through a buffer${c.leaked > 0 ? `, ${c.leaked} kept since a worker exited` : ''}), ` +
+      `and keeps at most ${c.budget}: the kernel allows ${c.maxMapCount} memory mappings per process ` +
+      '(vm.max_map_count), and the rest of the process needs some too. close() mappings you no longer need, and ' +
+      'let go of their buffers; one that is never closed goes back only after the garbage collector has found it ' +
+      'and every buffer over it unreachable, and the event loop has run.',
     { path, cause: e },
   );
 }

@@ -193,6 +193,10 @@ Napi::Value JS_map(const Napi::CallbackInfo& info) {
   std::string path = info[7].IsString() ? info[7].As<Napi::String>().Utf8Value() : std::string();
   if (env.IsExceptionPending()) return env.Undefined();
 
+  if (!region_room()) {
+    ThrowCodeError(env, "ERR_DAX_TOO_MANY_MAPPINGS", "too many mappings");
+    return env.Undefined();
+  }
   // Before every new mapping: a 'SIGBUS' listener or other native code may
   // have put its handler over ours since the last one.
   reassert_sigbus_handler();
@@ -436,7 +440,9 @@ Napi::Value JS_regionCounts(const Napi::CallbackInfo& info) {
   return ObjectBuilder(env)
       .Num("open", static_cast<double>(c.open))
       .Num("held", static_cast<double>(c.held))
-      .Num("leaked", static_cast<double>(c.leaked));
+      .Num("leaked", static_cast<double>(c.leaked))
+      .Num("budget", static_cast<double>(c.budget))
+      .Num("maxMapCount", static_cast<double>(c.max_map_count));
 }
 
 // reassertSigbus(): puts daxkit's SIGBUS handler back on top; lib/ calls it

@@ -1,5 +1,8 @@
 #include "region.h"
 
+#include <stdio.h>
+
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -236,13 +239,62 @@ void RegionCloseAll(napi_env env, AddonData* d) {
   }
 }
 
+namespace {
+
+uint64_t MaxMapCount() {
+  uint64_t n = 65530;  // the kernel's default (DEFAULT_MAX_MAP_COUNT)
+  if (FILE* f = fopen("/proc/sys/vm/max_map_count", "re")) {
+    unsigned long long v = 0;
+    if (fscanf(f, "%llu", &v) == 1 && v > 0) n = v;
+    fclose(f);
+  }
+  return n;
+}
+
+}  // namespace
+
 RegionCounts region_counts() {
   uint64_t open;
   {
     std::lock_guard<std::mutex> lock(g_mu);
     open = g_entries.size();
   }
-  return {open, g_held.load(std::memory_order_relaxed), g_leaked.load(std::memory_order_relaxed)};
+  const uint64_t max = MaxMapCount();
+  const uint64_t reserve = std::max<uint64_t>(4096, max / 8);
+  return {open, g_held.load(std::memory_order_relaxed), g_leaked.load(std::memory_order_relaxed),
+          max > reserve ? max - reserve : 0, max};
+}
+
+namespace {
+
+// Lines of /proc/self/maps: the memory areas the process has now.
+uint64_t ProcessMaps() {
+  FILE* f = fopen("/proc/self/maps", "re");
+  if (f == nullptr) return 0;
+  uint64_t n = 0;
+  char buf[65536];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+    for (size_t i = 0; i < got; i++) n += buf[i] == '\n';
+  }
+  fclose(f);
+  return n;
+}
+
+// Below this many ranges of daxkit's, nothing needs counting: each range is
+// at most one memory area (closed neighbours merge into one).
+std::atomic<uint64_t> g_next_check{0};
+
+}  // namespace
+
+bool region_room() {
+  const RegionCounts c = region_counts();
+  const uint64_t ours = c.open + c.held + c.leaked;
+  if (ours < c.budget && ours < g_next_check.load(std::memory_order_relaxed)) return true;
+  const uint64_t areas = ProcessMaps();
+  if (areas >= c.budget) return false;
+  g_next_check.store(ours + (c.budget - areas), std::memory_order_relaxed);
+  return true;
 }
 
 bool region_overlaps_readonly(const void* p, size_t n) {

@@ -112,8 +112,19 @@ struct RegionCounts {
   uint64_t open;    // mapped to their files
   uint64_t held;    // closed, range held by buffers still reachable
   uint64_t leaked;  // closed at teardown with a store possibly alive elsewhere
+  uint64_t budget;  // the most daxkit keeps at once (see region_room)
+  uint64_t max_map_count;
 };
 RegionCounts region_counts();
+
+// Whether one more range fits: the process's memory areas stay below
+// vm.max_map_count less a reserve (an eighth, at least 4096) for the rest of
+// the process. Past the kernel's limit every mmap fails, V8's and malloc's
+// too, and the process dies inside the GC; daxkit refuses first, with a
+// clear error. Finalizers run from the event loop, so a synchronous loop
+// that opens and forgets mappings cannot get them back until it yields;
+// closed ranges next to each other merge, so closing keeps the count low.
+bool region_room();
 
 // True when [p, p + n) overlaps a read-only region that is still open. Cheap
 // when no read-only region exists anywhere in the process.

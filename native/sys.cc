@@ -27,7 +27,8 @@ size_t page_size() {
   return ps;
 }
 
-// The mapping goes over an address range we reserved first: an anonymous
+// For an alignment above the page size, the mapping goes over an address
+// range we reserved first: an anonymous
 // PROT_NONE mapping of length + align, trimmed to the aligned window. mmap
 // with MAP_FIXED then replaces our own reservation atomically, so no other
 // thread can grab the range in between. A failed MAP_FIXED may already have
@@ -36,7 +37,17 @@ size_t page_size() {
 int map(int fd, uint64_t offset, size_t length, bool readonly, MapMode mode,
         size_t align, void** out) {
   const size_t ps = page_size();
-  if (align < ps) align = ps;
+  int flags = mode == kMapSync ? (MAP_SHARED_VALIDATE | MAP_SYNC) : MAP_SHARED;
+  int prot = readonly ? PROT_READ : (PROT_READ | PROT_WRITE);
+  if (align <= ps) {
+    // Any page-aligned address will do: no reservation, so that small
+    // mappings sit next to each other and, once closed, their anonymous
+    // stand-ins merge into one memory area instead of one each.
+    void* p = mmap(nullptr, length, prot, flags, fd, static_cast<off_t>(offset));
+    if (p == MAP_FAILED) return -errno;
+    *out = p;
+    return 0;
+  }
   const size_t reserve_len = length + align;
   if (reserve_len < length) return -ENOMEM;
   void* r = mmap(nullptr, reserve_len, PROT_NONE,
@@ -51,9 +62,7 @@ int map(int fd, uint64_t offset, size_t length, bool readonly, MapMode mode,
   if (start > lo) munmap(r, start - lo);
   if (hi > start + length) munmap(reinterpret_cast<void*>(start + length), hi - (start + length));
 
-  int flags = MAP_FIXED | (mode == kMapSync ? (MAP_SHARED_VALIDATE | MAP_SYNC) : MAP_SHARED);
-  int prot = readonly ? PROT_READ : (PROT_READ | PROT_WRITE);
-  void* p = mmap(reinterpret_cast<void*>(start), length, prot, flags, fd,
+  void* p = mmap(reinterpret_cast<void*>(start), length, prot, flags | MAP_FIXED, fd,
                  static_cast<off_t>(offset));
   if (p == MAP_FAILED) {
     int e = errno;

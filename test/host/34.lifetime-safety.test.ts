@@ -74,6 +74,18 @@ describe('lifetime: close() while JavaScript, Node and the thread pool still rea
     assert.deepEqual(r, { outcomes: ['ERR_DAX_READONLY', 'ERR_DAX_READONLY', 'ERR_DAX_READONLY', 'ERR_DAX_READONLY', 'ERR_DAX_READONLY', 'after close: 22'], aIntact: true });
   });
 
+  it('mappings opened and forgotten in a loop that never yields: ERR_DAX_TOO_MANY_MAPPINGS well before the process runs out of memory areas, all back once it yields; 70,000 open-use-close cycles never run out', async function () {
+    const r = await attack('forget-loop', ['--expose-gc']);
+    assert.deepEqual(r, {
+      refusedAfterMany: true,
+      refusal: { code: 'ERR_DAX_TOO_MANY_MAPPINGS', counts: true, cause: 'ERR_DAX_TOO_MANY_MAPPINGS' },
+      headroomLeft: true,
+      reopened: 0x11,
+      cycles: 70_000,
+      areasAfterCycles: true,
+    });
+  });
+
   it('40 workers terminated at random points of open(), a refused MAP_SYNC, bytes, persist() and close(): the process never aborts', async function () {
     assert.deepEqual(await attack('worker-terminate'), { exits: 40 });
   });
