@@ -170,8 +170,11 @@ function cachedVersions(cache: string): string[] {
   }
 }
 
+// One retry, soon: an unreachable registry must not hold up the tests for minutes.
+const NPM_NET = ['--fetch-retries=1', '--fetch-retry-mintimeout=1000', '--fetch-retry-maxtimeout=2000'];
+
 function npm(args: string[], cwd: string): { ok: true; json: unknown } | { ok: false; code: string; message: string } {
-  const r = spawnSync('npm', [...args, '--json', '--fetch-retries=1', '--no-update-notifier'], { cwd, encoding: 'utf8', timeout: 300_000, maxBuffer: 16 << 20 });
+  const r = spawnSync('npm', [...args, ...NPM_NET, '--json', '--no-update-notifier'], { cwd, encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
   if (r.error) return { ok: false, code: 'ENOENT', message: `cannot run npm: ${r.error.message}` };
   let json: unknown;
   try {
@@ -190,7 +193,7 @@ function npm(args: string[], cwd: string): { ok: true; json: unknown } | { ok: f
 /** The registry's releases matching any of `specs`, with their integrity; or why the registry could not tell. */
 function registryReleases(specs: string[], cwd: string): Map<string, string> | string {
   const range = specs.join(' || ');
-  const r = npm(['view', `${NODE_PACKAGE}@${range}`, 'version', 'dist.integrity'], cwd);
+  const r = npm(['view', `${NODE_PACKAGE}@${range}`, 'version', 'dist.integrity', '--fetch-timeout=30000'], cwd);
   if (!r.ok) return r.code === 'E404' ? new Map() : `the npm registry cannot be asked (npm view ${NODE_PACKAGE}: ${r.message})`;
   const rows = (Array.isArray(r.json) ? r.json : [r.json]) as Array<{ version?: string; 'dist.integrity'?: string }>;
   const out = new Map<string, string>();
@@ -248,7 +251,7 @@ function download(cache: string, version: string, integrity: string): string | n
  * one at hand; or the reason there is none. Says what it downloads on `log`.
  */
 export function resolveNodeVersions(specs: readonly string[], log: (line: string) => void = () => {}): NodeChoice[] {
-  const cache = path.resolve(nodeCacheDir());
+  const cache = nodeCacheDir();
   const system = process.version.slice(1);
   let blocked = process.platform !== 'linux' || process.arch !== 'x64' ? `${NODE_PACKAGE} runs only on x86-64 Linux (this is ${process.platform}-${process.arch})` : cacheBlocker(cache);
   if (blocked === null) {
