@@ -264,18 +264,20 @@ export function resolveNodeVersions(specs: readonly string[], log: (line: string
   const releases = blocked === null ? registryReleases([...specs], cache) : blocked;
   const cachePath = (v: string): string => path.join(cache, v, 'bin', 'node');
 
-  // The newest usable binary at hand when the registry's newest cannot be had.
+  // The newest usable binary at hand when the registry's newest cannot be
+  // had; `why` says why not, and goes with the choice or the refusal.
   const atHand = (spec: string, why: string): NodeChoice => {
     const candidates = [...(blocked === null ? cachedVersions(cache) : []), ...(matches(spec, system) ? [system] : [])].filter((v) => matches(spec, v)).sort(newerFirst);
+    const note = typeof releases === 'string' && blocked === null ? `perhaps not the newest: ${why}` : why;
     for (const v of new Set(candidates)) {
-      if (v === system) return { spec, version: v, execPath: process.execPath, origin: `the system's (${why})` };
-      if (cacheState(cache, v).ok) return { spec, version: v, execPath: cachePath(v), origin: `cached (${why})` };
+      if (v === system) return { spec, version: v, execPath: process.execPath, origin: `the system's (${note})` };
+      if (cacheState(cache, v).ok) return { spec, version: v, execPath: cachePath(v), origin: `cached (${note})` };
     }
     return { spec, reason: blocked ?? `${why}; no usable Node.js ${spec} at hand in ${cache}` };
   };
 
   return specs.map((spec): NodeChoice => {
-    if (typeof releases === 'string') return atHand(spec, blocked === null ? `not known to be the newest: ${releases}` : blocked);
+    if (typeof releases === 'string') return atHand(spec, releases);
     const newest = [...releases.keys()].filter((v) => matches(spec, v)).sort(newerFirst)[0];
     if (newest === undefined) return { spec, reason: `no release of ${NODE_PACKAGE} matches ${spec}` };
     if (newest === system) return { spec, version: system, execPath: process.execPath, origin: "the system's" };

