@@ -31,6 +31,8 @@ export interface VmOptions {
   env?: NodeJS.ProcessEnv;
   /** Inherit stdio (default) or capture stdout/stderr. */
   capture?: boolean;
+  /** Capture stdout/stderr and pass them through as they come. */
+  tee?: boolean;
 }
 
 export interface VmResult {
@@ -44,12 +46,18 @@ export function runInVm(dir: string, command: string[], opts: VmOptions = {}): P
   return new Promise((resolve, reject) => {
     const child = spawn(VM_RUNNER, [...(opts.args ?? []), dir, '--', ...command], {
       env: { ...process.env, ...opts.env },
-      stdio: opts.capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      stdio: opts.capture || opts.tee ? ['ignore', 'pipe', 'pipe'] : 'inherit',
     });
     let stdout = '';
     let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (opts.tee) process.stdout.write(d);
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (opts.tee) process.stderr.write(d);
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
   });

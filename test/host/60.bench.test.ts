@@ -180,7 +180,9 @@ describe('daxkit bench', function () {
       const h = bench(['--help']);
       assert.equal(h.status, 0);
       assert.match(h.stdout, /^Usage: daxkit bench \[TARGET\]/);
-      const viaNpmScript = spawnSync('npm', ['run', '--silent', 'bench', '--', '--bs', 'x'], { cwd: ROOT, encoding: 'utf8' });
+      // The script's `node` is a PATH lookup: put the Node.js under test first.
+      const PATH = `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
+      const viaNpmScript = spawnSync('npm', ['run', '--silent', 'bench', '--', '--bs', 'x'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PATH } });
       assert.equal(viaNpmScript.status, 2);
       assert.match(viaNpmScript.stderr, /--bs must be a size/);
     });

@@ -31,13 +31,13 @@ describe('power failure on emulated pmem (two boots on the same NVDIMM images)',
 
   it('persisted records survive a hard power-off on ext4, xfs and devdax', async function () {
     const args = ['--images', images];
-    const w = await runInVm(ROOT, ['node', 'dist/test/fixtures/crash-writer.js', String(PERSISTED), String(UNPERSISTED)], { args, capture: true });
+    const w = await runInVm(ROOT, [process.execPath, 'dist/test/fixtures/crash-writer.js', String(PERSISTED), String(UNPERSISTED)], { args, capture: true });
     assert.equal(w.code, 0, `boot 1: ${w.stderr}`);
     assert.match(w.stderr, /powered off hard by pmem-crash/);
     const wrote = lastJson(w.stdout);
     assert.equal(wrote.persisted, PERSISTED);
 
-    const v = await runInVm(ROOT, ['node', 'dist/test/fixtures/crash-verify.js', String(PERSISTED), String(UNPERSISTED)], { args, capture: true });
+    const v = await runInVm(ROOT, [process.execPath, 'dist/test/fixtures/crash-verify.js', String(PERSISTED), String(UNPERSISTED)], { args, capture: true });
     assert.equal(v.code, 0, `boot 2: ${v.stderr}`);
     assert.match(v.stderr, /booting on the existing images/);
     const out = lastJson(v.stdout) as { reused: string; result: Array<{ target: string; exists: boolean; persistedIntact: number; unpersistedIntact: number }> };
@@ -62,11 +62,12 @@ describe('legacy memmap= persistent memory (the harness --legacy option)', funct
       'test -n "$PMEM_LEGACY_DEV"',
       'mkfs.ext4 -q -F -b 4096 "$PMEM_LEGACY_DEV"',
       'mkdir -p /mnt/legacy && mount -o dax "$PMEM_LEGACY_DEV" /mnt/legacy',
-      `node -e "const d = require('daxkit'); const m = d.open('/mnt/legacy/f', { size: 1 << 20, create: true, sync: 'required' }); m.copyPersist(0, Buffer.from('legacy')); console.log(JSON.stringify({ dev: process.env.PMEM_LEGACY_DEV, kind: m.kind, mapSync: m.mapSync, flush: m.flushMechanism, status: d.daxStatus('/mnt/legacy/f').reason })); m.close()"`,
+      `'${process.execPath}' -e "const d = require('daxkit'); const m = d.open('/mnt/legacy/f', { size: 1 << 20, create: true, sync: 'required' }); m.copyPersist(0, Buffer.from('legacy')); console.log(JSON.stringify({ node: process.version, dev: process.env.PMEM_LEGACY_DEV, kind: m.kind, mapSync: m.mapSync, flush: m.flushMechanism, status: d.daxStatus('/mnt/legacy/f').reason })); m.close()"`,
     ].join('\n');
     const r = await runInVm(ROOT, [script], { args: ['--legacy', '256M', '--no-pmem-setup'], capture: true });
     assert.equal(r.code, 0, r.stderr);
-    const out = lastJson(r.stdout) as { dev: string; kind: string; mapSync: boolean; flush: string; status: string };
+    const out = lastJson(r.stdout) as { node: string; dev: string; kind: string; mapSync: boolean; flush: string; status: string };
+    assert.equal(out.node, process.version, 'the guest runs the Node.js under test');
     assert.match(out.dev, /^\/dev\/pmem\d+$/);
     assert.equal(out.kind, 'fsdax');
     assert.equal(out.mapSync, true);

@@ -110,7 +110,12 @@ describe('daxkit bench on DAX', function () {
     const whole = run.page_faults.find((p) => p.length === Math.floor(size / (2 * MiB)) * 2 * MiB);
     assert.ok(whole, `a fault count over the device: ${JSON.stringify(run.page_faults.map((p) => p.length))}`);
     assert.equal(whole.address_2m_aligned, true);
-    assert.ok(whole.minor + whole.major <= whole.huge_2m * 1.25 + 64, `${whole.minor + whole.major} faults for ${whole.huge_2m} huge pages`);
+    // The count is the process's: it includes the JS engine's own faults
+    // during the loop (code and heap pages of its compiler threads), 40 to
+    // 230 on the host from Node 20 to 26, and about 170 over this loop on
+    // Node 24 and 26 in the guest. 4 KiB faults over the device would be
+    // tens of thousands (the next assertion).
+    assert.ok(whole.minor + whole.major <= whole.huge_2m * 1.25 + 512, `${whole.minor + whole.major} faults for ${whole.huge_2m} huge pages`);
     assert.ok(whole.minor + whole.major < whole.pages_4k / 8);
 
     const after = open(devdax, { size: 4 * MiB, readonly: true });
