@@ -303,7 +303,7 @@ async function clear(targets: string[], asJson: boolean, yes: boolean, allowUncl
   const todo: BadblocksReport[] = [];
   for (const r of plan) {
     if (r.ranges.length === 0) {
-      results.push(clearJson({ path: r.target, device: r.device, blockSize: r.blockSize ?? 0, zeroed: [], remaining: [], released: [], canClearErrors: clearable.get(r.region ?? '') ?? null }));
+      results.push(clearJson({ path: r.target, pathBuffer: r.targetBuffer, device: r.device, blockSize: r.blockSize ?? 0, zeroed: [], remaining: [], released: [], canClearErrors: clearable.get(r.region ?? '') ?? null }));
       if (!asJson) out(`${r.target}: no bad blocks to clear`);
     } else if (clearable.get(r.region ?? '') !== true && !allowUncleared) {
       // clearBadblocks() refuses here before it touches the file, with the reason.
