@@ -99,7 +99,10 @@ export function parseUint(s: string, file: string, line: number): number {
  */
 export function checkedBytes(n: number, factor: number, add: number, file: string, what: string): number {
   const v = BigInt(n) * BigInt(factor) + BigInt(add);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SysfsFormatError(file, 1, `${what} (${v}) is beyond 2^53 - 1`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    const expr = `${n}${factor === 1 ? '' : ` * ${factor}`}${add === 0 ? '' : ` + ${add}`}`;
+    throw new SysfsFormatError(file, 1, `${what}: ${expr} = ${v}, beyond 2^53 - 1`);
+  }
   return Number(v);
 }
 
