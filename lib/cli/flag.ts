@@ -2,7 +2,7 @@ import type { DaxFlagEntry, DaxFlagListing, DaxFlagReport } from '../dax-flag';
 import { listDaxFlags, setDaxFlag } from '../dax-flag';
 import { shown } from '../path-bytes';
 import { errorReason } from '../errors';
-import { describe, err, errorJson, json, out, parse, pathFields, UsageError, type Command } from './common';
+import { describe, didYouMean, err, errorJson, json, out, parse, pathFields, UsageError, type Command } from './common';
 import { table, yesNo } from './table';
 
 type Summary = DaxFlagReport['summary'];
@@ -137,8 +137,7 @@ usage error.`,
     const [action, ...paths] = positionals;
     if (action === undefined) throw new UsageError('say get, set or clear: daxkit flag get|set|clear PATH...');
     if (action.text !== 'get' && action.text !== 'set' && action.text !== 'clear') {
-      const near = ['get', 'set', 'clear'].find((a) => a === action.text.toLowerCase());
-      throw new UsageError(`unknown action '${shown(action.text)}': get, set or clear${near ? `; did you mean '${near}'?` : ''}`);
+      throw new UsageError(`unknown action '${shown(action.text)}': get, set or clear${didYouMean(action.text, ['get', 'set', 'clear'])}`);
     }
     if (paths.length === 0) throw new UsageError(`no PATH given: daxkit flag ${action.text} PATH...`);
     const asJson = values.json === true;
@@ -152,6 +151,10 @@ usage error.`,
     const results: Array<Record<string, unknown>> = [];
     const total: Summary = { total: 0, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 0 };
     let failed = false;
+    // One block per PATH, a blank line between them.
+    const block = (lines: string[]): void => {
+      if (!asJson) out(`${results.length > 1 ? '\n' : ''}${lines.join('\n')}`);
+    };
     for (const p of paths) {
       let r: DaxFlagReport;
       try {
@@ -161,26 +164,22 @@ usage error.`,
         total.total++;
         total.failed++;
         results.push(failureJson(p.text, e));
-        if (!asJson) {
-          out(title(enabled, p.text, recursive, 'failed'));
-          out(table(HEADER, [[p.text, '-', '-', 'failed', errorReason(e)]]));
-          out(`${summaryLine({ total: 1, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 1 }, opts.dryRun)}\n`);
-        }
+        block([
+          title(enabled, p.text, recursive, 'failed'),
+          table(HEADER, [[p.text, '-', '-', 'failed', errorReason(e)]]),
+          summaryLine({ total: 1, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 1 }, opts.dryRun),
+        ]);
         err(describe(e, p.text));
         continue;
       }
       if (r.summary.failed > 0 || r.aborted) failed = true;
       for (const k of Object.keys(total) as Array<keyof Summary>) total[k] += r.summary[k];
       results.push(reportJson(r));
-      if (!asJson) {
-        out(title(enabled, r.path, recursive, outcome(r)));
-        out(table(HEADER, r.entries.map(row)));
-        out(`${summaryLine(r.summary, opts.dryRun)}\n`);
-      }
+      block([title(enabled, r.path, recursive, outcome(r)), table(HEADER, r.entries.map(row)), summaryLine(r.summary, opts.dryRun)]);
       for (const e of r.entries) if (e.state === 'failed') err(`${shown(e.path)}: ${shown(e.reason ?? e.error?.message ?? 'failed')}`);
     }
     if (asJson) json(results);
-    else if (paths.length > 1) out(`in all: ${summaryLine(total, opts.dryRun)}`);
+    else if (paths.length > 1) out(`\nin all: ${summaryLine(total, opts.dryRun)}`);
     return failed ? 1 : 0;
   },
 };
