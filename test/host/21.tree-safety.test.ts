@@ -179,61 +179,80 @@ describe('walks that never leave the tree (root, loop-mounted xfs)', function ()
     // Many files before zz (the walk's order is by name): the mount lands
     // once the changes have begun (the root is changed first), long after the
     // checks passed zz and before the changes reach it.
-    for (let i = 0; i < 1500; i++) fs.writeFileSync(path.join(real, `a${String(i).padStart(4, '0')}`), '');
+    for (let i = 0; i < 4000; i++) fs.writeFileSync(path.join(real, `a${String(i).padStart(4, '0')}`), '');
     for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(real, 'zz', `f${i}`), '');
     const link = path.join(base, 'link');
     fs.symlinkSync('real', link);
-    const trigger = await startFixture('flag-trigger', [real, '--', 'mount', '-o', 'bind,ro', other, path.join(real, 'zz')]);
-    let r: DaxFlagReport;
-    try {
-      r = setDaxFlag(link, true, { recursive: true, atomic: true, followSymlinks: true });
-    } finally {
-      await exited(trigger.child);
+    const zz = path.join(real, 'zz');
+    // On a loaded machine the mount may land after the changes passed zz:
+    // then the run succeeded (and must say so); try again, up to 3 times.
+    let r: DaxFlagReport | null = null;
+    for (let attempt = 0; attempt < 3 && r?.aborted !== true; attempt++) {
+      if (r !== null) {
+        spawnSync('umount', [zz]);
+        assertReportIsDisk(r, link, real);
+        setDaxFlag(real, false, { recursive: true });
+      }
+      const trigger = await startFixture('flag-trigger', [real, '--', 'mount', '-o', 'bind,ro', other, zz]);
+      try {
+        r = setDaxFlag(link, true, { recursive: true, atomic: true, followSymlinks: true });
+      } finally {
+        await exited(trigger.child);
+      }
+      assert.match(trigger.output(), /fired/, 'the mount was made during the run');
     }
     try {
-      assert.match(trigger.output(), /fired/, 'the mount was made during the run');
-      assert.equal(r.aborted, true);
+      assert.ok(r !== null && r.aborted, 'the mount landed before the changes reached zz');
       const root = r.entries[0];
       assert.equal(root.path, link);
       assert.deepEqual([root.state, root.flagBefore, root.flagAfter, root.changed], ['rolled-back', false, false, false], 'the root, reached through the symlink, restored');
-      const zz = r.entries.find((e) => e.path === path.join(link, 'zz'));
-      assert.equal(zz?.state, 'failed');
-      assert.equal(zz?.error?.code, 'ERR_DAX_TREE_CHANGED');
-      assert.ok(r.entries.filter((e) => e.state === 'rolled-back').length > 1000, 'what had been changed was restored');
+      const e = r.entries.find((x) => x.path === path.join(link, 'zz'));
+      assert.equal(e?.state, 'failed');
+      assert.equal(e?.error?.code, 'ERR_DAX_TREE_CHANGED');
+      assert.ok(r.entries.filter((x) => x.state === 'rolled-back').length > 1000, 'what had been changed was restored');
       assert.equal(r.summary.changed, 0);
       assert.equal(r.summary.failed, 1);
       assert.equal(lsattr(other).get(path.join(other, 'g')), false, 'nothing in the mount changed');
     } finally {
-      spawnSync('umount', [path.join(real, 'zz')]);
+      spawnSync('umount', [zz]);
     }
     assertReportIsDisk(r, link, real);
-    assert.deepEqual([...lsattr(path.join(real, 'zz')).values()].filter((x) => x), [], 'nor under it');
+    assert.deepEqual([...lsattr(zz).values()].filter((x) => x), [], 'nor under it');
     assert.deepEqual([...lsattr(real).values()].filter((x) => x), [], 'the tree is as it was');
   });
 
   it('atomic through a symlinked root: the mount going read-only mid-run (EROFS) aborts it, and the report says exactly which changes could not be undone', async function () {
-    this.timeout(90_000);
+    this.timeout(120_000);
     const base = fresh();
     const real = path.join(base, 'real');
     const view = path.join(base, 'view');
     fs.mkdirSync(path.join(real, 'mm'), { recursive: true });
     fs.mkdirSync(view);
-    for (let i = 0; i < 1500; i++) fs.writeFileSync(path.join(real, `a${String(i).padStart(4, '0')}`), '');
+    for (let i = 0; i < 4000; i++) fs.writeFileSync(path.join(real, `a${String(i).padStart(4, '0')}`), '');
     for (let i = 0; i < 500; i++) fs.writeFileSync(path.join(real, 'mm', `f${i}`), '');
     sh('mount', ['--bind', real, view]);
     const link = path.join(base, 'link');
     fs.symlinkSync('view', link);
     try {
       // Once the changes have begun (the root first), view turns read-only.
-      const trigger = await startFixture('flag-trigger', [real, '--', 'mount', '-o', 'remount,bind,ro', view]);
-      let r: DaxFlagReport;
-      try {
-        r = setDaxFlag(link, true, { recursive: true, atomic: true, followSymlinks: true });
-      } finally {
-        await exited(trigger.child);
+      // On a loaded machine the remount may land after the last change: then
+      // the run simply succeeded (and must say so); try again, up to 3 times.
+      let r: DaxFlagReport | null = null;
+      for (let attempt = 0; attempt < 3 && r?.aborted !== true; attempt++) {
+        if (r !== null) {
+          assertReportIsDisk(r, link, real);
+          assert.equal(r.summary.failed, 0);
+          setDaxFlag(real, false, { recursive: true });
+        }
+        const trigger = await startFixture('flag-trigger', [real, '--', 'mount', '-o', 'remount,bind,ro', view]);
+        try {
+          r = setDaxFlag(link, true, { recursive: true, atomic: true, followSymlinks: true });
+        } finally {
+          await exited(trigger.child);
+        }
+        assert.match(trigger.output(), /fired/);
       }
-      assert.match(trigger.output(), /fired/);
-      assert.equal(r.aborted, true);
+      assert.ok(r !== null && r.aborted, 'the remount landed during the changes');
       const cause = r.entries.filter((e) => e.error?.code === 'EROFS' && !e.changed);
       assert.equal(cause.length, 1, 'one change failed with EROFS');
       const stuck = r.entries.filter((e) => e.changed);
