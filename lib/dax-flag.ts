@@ -355,20 +355,26 @@ function precheck(run: Run, r: Rec): Error | null {
   return null;
 }
 
+/** Reads the flag of an entry into its record (flagBefore, and flagAfter until something changes it); null on failure, recorded as the problem. */
+function readInto(run: Run, n: TreeEntry, fd: number): { r: Rec; flag: boolean | null } {
+  const r = recOf(run, n);
+  try {
+    r.xflags = readFlagFd(fd, n.text, run.facts);
+  } catch (e) {
+    r.problem = e as Error;
+    return { r, flag: null };
+  }
+  const flag = (r.xflags & FS_XFLAG_DAX) !== 0;
+  r.entry.flagBefore = flag;
+  r.entry.flagAfter = flag;
+  return { r, flag };
+}
+
 /** The walk's visit for plans (dry runs, atomic checks): read the flag and predict. */
 function planVisit(run: Run): (n: TreeEntry, fd: number) => void {
   return (n, fd) => {
-    const r = recOf(run, n);
-    try {
-      r.xflags = readFlagFd(fd, n.text, run.facts);
-    } catch (e) {
-      r.problem = e as Error;
-      return;
-    }
-    const flag = (r.xflags & FS_XFLAG_DAX) !== 0;
-    r.entry.flagBefore = flag;
-    r.entry.flagAfter = flag;
-    if (flag !== run.enabled) r.problem = precheck(run, r);
+    const { r, flag } = readInto(run, n, fd);
+    if (flag !== null && flag !== run.enabled) r.problem = precheck(run, r);
   };
 }
 
@@ -400,17 +406,8 @@ function change(run: Run, r: Rec, fd: number, want: boolean): boolean {
 /** The walk's visit for a plain run: read, change, read back, in one visit of the fd. */
 function applyVisit(run: Run): (n: TreeEntry, fd: number) => boolean {
   return (n, fd) => {
-    const r = recOf(run, n);
-    try {
-      r.xflags = readFlagFd(fd, n.text, run.facts);
-    } catch (e) {
-      r.problem = e as Error;
-      return false;
-    }
-    const flag = (r.xflags & FS_XFLAG_DAX) !== 0;
-    r.entry.flagBefore = flag;
-    r.entry.flagAfter = flag;
-    return flag === run.enabled ? false : change(run, r, fd, run.enabled);
+    const { r, flag } = readInto(run, n, fd);
+    return flag !== null && flag !== run.enabled && change(run, r, fd, run.enabled);
   };
 }
 

@@ -26,7 +26,7 @@ export interface Command {
 // being shown(): escaped the same way, but backslashes and newlines are left
 // alone, so text already shown() passes unchanged.
 // eslint-disable-next-line no-control-regex
-const STRAY = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\uDC80-\uDCFF]/g;
+const STRAY = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g;
 
 /** Makes stray terminal controls visible without touching text already escaped by shown(). */
 export function terminalSafe(text: string): string {

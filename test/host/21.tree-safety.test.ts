@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getDaxFlag, setDaxFlag, daxStatus, statx, type DaxFlagReport } from '../../lib';
 import { listDaxFlags } from '../../lib/dax-flag';
-import { loopMount, loopMountBlocker, sh, type LoopMount } from '../helpers';
+import { sh, useLoopMount } from '../helpers';
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js');
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
@@ -74,20 +74,14 @@ function assertReportIsDisk(r: DaxFlagReport, reported: string, realRoot: string
 }
 
 describe('walks that never leave the tree (root, loop-mounted xfs)', function () {
-  const blocker = loopMountBlocker('xfs');
-  if (blocker !== null) {
-    it(`cannot run: ${blocker}`);
-    return;
-  }
-  let mnt: LoopMount;
+  const mount = useLoopMount('xfs', 600);
+  if (mount === null) return;
   let n = 0;
   const fresh = (): string => {
-    const d = path.join(mnt.dir, `s${++n}`);
+    const d = path.join(mount().dir, `s${++n}`);
     fs.mkdirSync(d);
     return d;
   };
-  before(() => (mnt = loopMount('xfs', 600)));
-  after(() => mnt?.cleanup());
 
   it('a subdirectory swapped for a symlink to the outside during recursive runs: nothing outside changes (xfs_io lsattr), 300 runs', async function () {
     this.timeout(180_000);
@@ -349,8 +343,8 @@ describe('walks that never leave the tree (root, loop-mounted xfs)', function ()
 
   it('run as nobody (setpriv): EPERM and EACCES said once per path, names escaped, an atomic run changes nothing', function () {
     const base = fresh();
-    fs.chmodSync(path.dirname(mnt.dir), 0o755);
-    fs.chmodSync(mnt.dir, 0o755);
+    fs.chmodSync(path.dirname(mount().dir), 0o755);
+    fs.chmodSync(mount().dir, 0o755);
     fs.chmodSync(base, 0o755);
     const tree = path.join(base, 'tree');
     fs.mkdirSync(tree);

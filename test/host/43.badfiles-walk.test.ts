@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { clearBadblocks, findBadFiles, statx, type BadblocksReport } from '../../lib';
 import { binding } from '../../lib/binding';
-import { loopMount, loopMountBlocker, mkTempDir, sh, type LoopMount } from '../helpers';
+import { mkTempDir, sh, useLoopMount } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const QEMU = path.join(ROOT, 'test', 'fixtures', 'sysfs', 'qemu-6.1');
@@ -30,20 +30,15 @@ function firstSector(file: string | Buffer): number {
 }
 
 describe('findBadFiles() and badblocks --clear DIR: the walk by fd (root, loop-mounted xfs posing as pmem0)', function () {
-  const blocker = loopMountBlocker('xfs');
-  if (blocker !== null) {
-    it(`cannot run: ${blocker}`);
-    return;
-  }
-  let mnt: LoopMount;
+  const mount = useLoopMount('xfs');
+  if (mount === null) return;
   let sysfs: string;
   let dir: string;
   let outside: string;
   let odd: Buffer;
   before(() => {
-    mnt = loopMount('xfs');
-    dir = path.join(mnt.dir, 'scan');
-    outside = path.join(mnt.dir, 'outside');
+    dir = path.join(mount().dir, 'scan');
+    outside = path.join(mount().dir, 'outside');
     fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'bound'));
     fs.mkdirSync(outside);
@@ -55,7 +50,6 @@ describe('findBadFiles() and badblocks --clear DIR: the walk by fd (root, loop-m
       fs.closeSync(fd);
     }
     fs.symlinkSync('../outside', path.join(dir, 'to-outside'));
-    sh('mount', ['--bind', outside, path.join(dir, 'bound')]);
     // The fixture's pmem0, with this loop device's numbers and bad sectors in three files.
     sysfs = mkTempDir();
     fs.cpSync(QEMU, sysfs, { recursive: true, verbatimSymlinks: true });
@@ -65,13 +59,17 @@ describe('findBadFiles() and badblocks --clear DIR: the walk by fd (root, loop-m
     fs.writeFileSync(path.join(sysfs, PMEM0, 'badblocks'), `${bad.join('\n')}\n`);
   });
   after(() => {
-    if (dir) spawnSync('umount', [path.join(dir, 'bound')]);
-    mnt?.cleanup();
     if (sysfs) fs.rmSync(sysfs, { recursive: true, force: true });
   });
 
   it('finds the files inside, names that are not UTF-8 exactly; the symlink and the bind mount to the outside are not followed', function () {
-    const r = findBadFiles(dir, { sysfsRoot: sysfs });
+    sh('mount', ['--bind', outside, path.join(dir, 'bound')]);
+    let r;
+    try {
+      r = findBadFiles(dir, { sysfsRoot: sysfs });
+    } finally {
+      spawnSync('umount', [path.join(dir, 'bound')]);
+    }
     assert.equal(r.device, 'pmem0');
     assert.deepEqual(
       r.files.map((f) => f.targetBuffer),

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loopMount, loopMountBlocker, mkTempDir, type LoopMount } from '../helpers';
+import { mkTempDir, useLoopMount } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js');
@@ -121,17 +121,11 @@ describe('daxkit: version, help and mistakes', function () {
 });
 
 describe('daxkit flag output that agrees with itself (root, loop-mounted xfs)', function () {
-  const blocker = loopMountBlocker('xfs');
-  if (blocker !== null) {
-    it(`cannot run: ${blocker}`);
-    return;
-  }
-  let mnt: LoopMount;
-  before(() => (mnt = loopMount('xfs')));
-  after(() => mnt?.cleanup());
+  const mount = useLoopMount('xfs');
+  if (mount === null) return;
 
   it('flag clear /missing /good: the missing path has its block, counts as failed in the summaries, and is on stderr once', function () {
-    const good = path.join(mnt.dir, 'good');
+    const good = path.join(mount().dir, 'good');
     fs.writeFileSync(good, '');
     const r = daxkit('flag', 'clear', '/nonexistent/missing', good);
     assert.equal(r.status, 1);
@@ -147,7 +141,7 @@ describe('daxkit flag output that agrees with itself (root, loop-mounted xfs)', 
   });
 
   it('flag get --json gives the reason daxkit status gives, also where the flag is set but the file is not DAX', function () {
-    const f = path.join(mnt.dir, 'flagged');
+    const f = path.join(mount().dir, 'flagged');
     fs.writeFileSync(f, '');
     assert.equal(daxkit('flag', 'set', f).status, 0);
     const get = (JSON.parse(daxkit('flag', 'get', '--json', f).stdout) as Array<{ flag: boolean; dax: boolean; reason: string | null }>)[0];
