@@ -78,8 +78,8 @@ function sameObject(a: NativeStatx, b: NativeStatx): boolean {
   return a.ino === b.ino && a.devMajor === b.devMajor && a.devMinor === b.devMinor && (a.mode & S_IFMT) === (b.mode & S_IFMT);
 }
 
-/** The mount id of fd: statx's, else /proc/self/fdinfo's `mnt_id`, else null. */
-function mountId(fd: number, st: NativeStatx): number | null {
+/** The mount id of fd: statx's, else /proc/self/fdinfo's `mnt_id` (Linux 3.15 to 5.7), else null. */
+export function mountId(fd: number, st: NativeStatx): number | null {
   if (st.mntId !== null) return st.mntId;
   try {
     const m = /^mnt_id:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));

@@ -1,10 +1,13 @@
 // The text daxkit gives names (lib/path-bytes.ts): lossless for any bytes,
 // the name itself for UTF-8, and escaped exactly once for JSON and for a
-// terminal.
+// terminal; and the mount id the walk falls back to on older kernels.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { binding } from '../../lib/binding';
 import { base64IfNotText, isPlainText, jsonText, pathBytes, pathText, shown } from '../../lib/path-bytes';
+import { mountId } from '../../lib/tree-walk';
 
 describe('path text', function () {
   it('any bytes round-trip through the text (10000 random names, with UTF-8 and broken sequences mixed in)', function () {
@@ -32,5 +35,20 @@ describe('path text', function () {
     const name = Buffer.concat([Buffer.from('x\x1by\\z\u202e'), Buffer.of(0xff)]);
     const r = spawnSync('bash', ['-c', `printf %s $'${shown(pathText(name))}'`], { env: { ...process.env, LC_ALL: 'C.UTF-8' } });
     assert.ok(r.stdout.equals(name), r.stdout.toString('hex'));
+  });
+});
+
+describe('mount ids', function () {
+  it("where statx gives no STATX_MNT_ID (Linux before 5.8), /proc/self/fdinfo's mnt_id is the same id", function () {
+    for (const p of ['/', '/proc', '/dev/shm', process.cwd()]) {
+      const fd = fs.openSync(p, 'r');
+      try {
+        const st = binding.statx(fd);
+        assert.equal(typeof st.mntId, 'number', 'this kernel reports STATX_MNT_ID');
+        assert.equal(mountId(fd, { ...st, mntId: null }), st.mntId, p);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
   });
 });
