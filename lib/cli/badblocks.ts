@@ -160,9 +160,10 @@ BYTES relative to each TARGET (ndctl prints 512-byte sectors):
   FILE                the file's filesystem blocks that sit on bad media: its
                       extents (FIEMAP, plus the partition's start) against the
                       block device's list, rounded out to whole blocks
-  DIR                 every file under DIR (same filesystem) that is hit, and
-                      the device's bad ranges no file there uses (free space,
-                      metadata, files elsewhere)
+  DIR                 every file under DIR (same mount: by fd, no symlinks or
+                      mount points followed) that is hit, and the device's
+                      bad ranges no file there uses (free space, metadata,
+                      files elsewhere)
   /dev/pmemN, pmemN   the block device's own list (what the pmem driver checks),
                       relative to its first sector; /dev/pmemNpM: the partition's part
   /dev/daxX.Y, daxX.Y the region's list inside the device (needs root: the
@@ -180,6 +181,9 @@ that says why, distinct from a failure to read one.
 each bad block, rounded out to the filesystem block, and the range allocated
 again; those bytes read as zeros afterwards and the rest of the file is kept.
 It lists what it will zero and asks on a terminal; elsewhere it needs --yes.
+A file found under a DIR is cleared beneath that DIR: reached from it name by
+name, never through a symlink or mount point, so nothing renamed meanwhile can
+turn the clear onto a file elsewhere.
 The bad blocks become free space, cleared by the pmem driver when next written
 if the platform can clear media errors (daxkit devices, column CLEAR). Where it
 cannot (QEMU, legacy e820 pmem) --clear refuses unless --allow-uncleared: the
@@ -191,17 +195,18 @@ clear-error method (ndctl clear-errors), and destroys the data there.
 Options:
   --json             JSON, one object per target (stable schema, ndctl's names
                      where they overlap, "units": "bytes"):
-                     {target, type (file|block|partition|devdax|region), dev,
-                      region, block_size, units, badblock_count (512-byte
-                      sectors, as ndctl counts them), badblocks: [{offset,
-                      length}] (regions add namespace, device, device_offset),
-                      complete, warnings}
-                     a DIR: {target, type: "directory", dev, region, block_size,
-                      units, badblocks (the device's), files: [reports],
-                      unattributed: [{offset, length}], files_scanned, complete,
-                      warnings}
-                     --clear: {target, type: "clear", dev, block_size, units,
-                      zeroed, remaining, released, can_clear_errors}
+                     {target, target_base64, type (file|block|partition|
+                      devdax|region), dev, region, block_size, units,
+                      badblock_count (512-byte sectors, as ndctl counts
+                      them), badblocks: [{offset, length}] (regions add
+                      namespace, device, device_offset), complete, warnings}
+                     a DIR: {target, target_base64, type: "directory", dev,
+                      region, block_size, units, badblocks (the device's),
+                      files: [reports], unattributed: [{offset, length}],
+                      files_scanned, complete, warnings}
+                     --clear: {target, target_base64, type: "clear", dev,
+                      block_size, units, zeroed, remaining, released,
+                      can_clear_errors}
                      a target that fails: {target, target_base64, error:
                       {code, message}}
                      "target" is text (a byte that is not UTF-8 as \\xNN);

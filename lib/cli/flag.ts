@@ -127,8 +127,8 @@ Options:
 
 Names: "path" is the name as text; a byte that is not UTF-8 is written \\xNN
 there, and "pathBase64" holds the exact bytes (null when "path" is exact).
-Tables escape control characters (\\e as \\x1b, \\n, \\t, \\\\ ...) as bash's
-$'...' reads them.
+Tables escape control characters as bash's $'...' reads them: ESC as \\x1b,
+a newline as \\n, a backslash as \\\\, and so on.
 
 Exit status: 0; 1 when any path failed (or an atomic run was aborted); 2 on a
 usage error.`,
