@@ -589,9 +589,12 @@ function settle(recs: Rec[], run: Run, planned: boolean): void {
     const e = r.entry;
     const n = r.node;
     const st = n.st as NativeStatx;
-    // A file whose flag changed was looked up again once closed (n.after), so its new state shows.
-    if (n.type === 'file') e.dax = inodeFacts(e.changed && !planned ? (n.after ?? st) : st, null).dax;
-    if (n.type === 'file' && e.changed && !planned && n.after === null) e.dax = null;
+    // A file whose flag changed was looked up again once closed (n.after),
+    // so its new state shows; null when it is no longer there to ask.
+    if (n.type === 'file') {
+      const now = e.changed && !planned ? n.after : st;
+      e.dax = now === null ? null : inodeFacts(now, null).dax;
+    }
     const blocked = fsBlocker(facts, n.text);
     if (blocked !== null) {
       e.state = 'no-effect';
