@@ -9,7 +9,7 @@
 // the device's physical ranges.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { binding, type NativeExtent } from './binding';
+import { binding, type NativeExtent, type NativeStatx } from './binding';
 import {
   clipRanges,
   daxAreaFiles,
@@ -29,10 +29,11 @@ import {
   type PmemPartition,
 } from './devices';
 import { DaxError, invalidArgValue, outOfRange } from './errors';
-import { findMount, readMounts } from './mounts';
-import { fstatx } from './statx';
-import { DEFAULT_SYSFS, devNumbers, realpathOrNull } from './sysfs';
-import { rejectUnknownOptions, validateBoolean, validateInteger, validateObject, validatePath } from './validate';
+import { readMounts } from './mounts';
+import { pathText } from './path-bytes';
+import { checkedBytes, DEFAULT_SYSFS, realpathOrNull } from './sysfs';
+import { Tree } from './tree-walk';
+import { rejectUnknownOptions, validateBoolean, validateInteger, validateObject, validatePath, validatePathArg, type PathArg } from './validate';
 
 export type { BadRange } from './devices';
 
@@ -46,8 +47,10 @@ export interface BadblocksOptions {
 
 /** The media errors of one target, in bytes relative to the target. */
 export interface BadblocksReport {
-  /** The target as given. */
+  /** The target as given, as text (a byte that is not UTF-8 is U+DC80 + byte; see `targetBuffer`). */
   target: string;
+  /** The exact bytes of `target`. */
+  targetBuffer: Buffer;
   type: BadblocksTargetType;
   /**
    * Whose list the ranges come from: `pmem0`, `pmem0p1`, `dax1.0`, `region0`; for a file, the
@@ -78,8 +81,9 @@ export interface BadblocksReport {
 
 /** A directory's files hit by media errors: findBadFiles(). */
 export interface BadFilesReport {
-  /** The directory as given. */
+  /** The directory as given, as text (see BadblocksReport.target). */
   target: string;
+  targetBuffer: Buffer;
   /** The block device (or partition) of the filesystem. */
   device: string;
   region: string | null;
@@ -110,11 +114,20 @@ export interface ClearBadblocksOptions {
   allowUncleared?: boolean;
   /** Where sysfs is mounted. Default `/sys`. */
   sysfsRoot?: string;
+  /**
+   * Resolve `file` inside this directory only, the way openat2's RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS
+   * and RESOLVE_NO_XDEV do: `file` is a path below it (relative, or starting with it), and no symlink,
+   * mount point or ".." on the way is taken (ELOOP, EXDEV). For files found by findBadFiles(), so that a
+   * rename meanwhile cannot make the clear land outside the directory.
+   */
+  beneath?: PathArg;
 }
 
 /** What clearBadblocks() did. */
 export interface ClearBadblocksResult {
+  /** The file as given, as text (see BadblocksReport.target). */
   path: string;
+  pathBuffer: Buffer;
   /** The block device (or partition) of the filesystem. */
   device: string;
   blockSize: number;
@@ -152,11 +165,6 @@ function sysfsRootOf(o: Record<string, unknown>): string {
   return o.sysfsRoot === undefined ? DEFAULT_SYSFS : validatePath('options.sysfsRoot', o.sysfsRoot);
 }
 
-function majorMinor(dev: bigint): string {
-  const { major, minor } = devNumbers(dev);
-  return `${major}:${minor}`;
-}
-
 /** The ranges inside [start, end), keeping their coordinates. */
 function within(ranges: readonly BadRange[], start: number, end: number): BadRange[] {
   return clipRanges(ranges, start, end).map((r) => ({ offset: r.offset + start, length: r.length }));
@@ -175,7 +183,7 @@ function roundOut(r: BadRange, bs: number): BadRange {
 function bttReason(b: PmemBlock): string {
   return (
     `${b.name} is a sector-mode (BTT) namespace: BTT remaps its blocks, so the kernel keeps no media error ` +
-    `list for it and the region's list cannot be translated to its sectors (badblocks('${b.namespace.region.name}') ` +
+    `list for it and the region's list cannot be translated to its sectors (the list of ${b.namespace.region.name} ` +
     `shows the region's, with ${b.namespace.name} named on the ranges inside it)`
   );
 }
@@ -197,32 +205,37 @@ type Resolved =
   | { kind: 'block'; disk: PmemBlock }
   | { kind: 'partition'; part: PmemPartition }
   | { kind: 'devdax'; dax: DaxDevice }
-  | { kind: 'file' };
+  | { kind: 'file'; tree: Tree };
 
 const DEVICE_NAME = /^(region\d+|namespace\d+\.\d+|pmem\d+(p\d+)?s?|dax\d+\.\d+)$/;
 
+/** "the regions are region0, region1", or "there is none", for the message about a name that is not there. */
+function existing(what: string, names: string[]): string {
+  return names.length === 0 ? `there is no ${what}` : `${names.length === 1 ? `the only ${what} is` : `the ${what}s are`} ${names.join(', ')}`;
+}
+
 function byName(name: string, m: PmemModel): Resolved {
-  const nd = path.join(m.sysfsRoot, 'bus', 'nd', 'devices');
   if (name.startsWith('region')) {
     const region = m.regions.find((r) => r.name === name);
-    if (region === undefined) throw invalidArgValue('target', name, `names no nd region (${path.join(nd, name)} does not exist)`);
+    if (region === undefined) throw invalidArgValue('target', name, `names no nd region (${existing('nd region', m.regions.map((r) => r.name))})`);
     return { kind: 'region', region };
   }
   if (name.startsWith('namespace')) {
     const ns = m.namespaces.find((n) => n.name === name);
-    if (ns === undefined) throw invalidArgValue('target', name, `names no enabled namespace with a size (${path.join(nd, name)})`);
+    if (ns === undefined) throw invalidArgValue('target', name, `names no enabled namespace with a size (${existing('namespace', m.namespaces.map((n) => n.name))})`);
     return namespaceTarget(ns, m);
   }
   if (name.startsWith('dax')) {
     const dax = m.daxDevice(name);
-    if (dax === undefined) throw invalidArgValue('target', name, `names no dax device (${path.join(m.sysfsRoot, 'bus', 'dax', 'devices', name)} does not exist)`);
+    if (dax === undefined) throw invalidArgValue('target', name, `names no dax device (${existing('dax device', m.dax.map((d) => d.name))})`);
     return { kind: 'devdax', dax };
   }
   const disk = m.block(name);
   if (disk !== undefined) return { kind: 'block', disk };
   const part = m.partition(name);
   if (part !== undefined) return { kind: 'partition', part };
-  throw invalidArgValue('target', name, `names no pmem block device or partition under an nd region in ${m.sysfsRoot}`);
+  const all = m.blocks.flatMap((b) => [b.name, ...b.partitions.map((p) => p.name)]);
+  throw invalidArgValue('target', name, `names no pmem block device or partition of an nd region (${existing('pmem device', all)})`);
 }
 
 function namespaceTarget(ns: NdNamespace, m: PmemModel): Resolved {
@@ -247,26 +260,57 @@ function blockByDir(sysDir: string, m: PmemModel, target: string): Resolved {
   throw notSupported(target, notPmemBlockReason(name));
 }
 
-function resolve(target: string, m: PmemModel): Resolved {
+/**
+ * What a target is. A path is opened once (an O_PATH handle: no device or
+ * FIFO is opened, nothing can block) and only that handle is looked at; a
+ * file comes back with it, for the caller to read and close.
+ */
+function resolve(target: string, bytes: Buffer, m: PmemModel): Resolved {
   if (DEVICE_NAME.test(target)) return byName(target, m);
-  const st = fs.statSync(target, { bigint: true });
-  if (st.isFile()) return { kind: 'file' };
-  if (st.isDirectory()) {
+  const tree = Tree.open(bytes, target, true);
+  const st = tree.root.st as NativeStatx;
+  const fmt = st.mode & 0o170000;
+  if (fmt === 0o100000) return { kind: 'file', tree };
+  tree.close();
+  if (fmt === 0o040000) {
     throw invalidArgValue('target', target, 'is a directory: badblocks() takes a file, a device or a region; findBadFiles() scans a directory');
   }
-  if (st.isBlockDevice()) {
-    const dir = realpathOrNull(path.join(m.sysfsRoot, 'dev', 'block', majorMinor(st.rdev)));
-    if (dir === null) throw notSupported(target, `block device ${majorMinor(st.rdev)} is not in ${m.sysfsRoot}/dev/block`);
+  const mm = `${st.rdevMajor}:${st.rdevMinor}`;
+  if (fmt === 0o060000) {
+    const dir = realpathOrNull(path.join(m.sysfsRoot, 'dev', 'block', mm));
+    if (dir === null) throw notSupported(target, `block device ${mm} is not in ${m.sysfsRoot}/dev/block`);
     return blockByDir(dir, m, target);
   }
-  if (st.isCharacterDevice()) {
-    const dir = realpathOrNull(path.join(m.sysfsRoot, 'dev', 'char', majorMinor(st.rdev)));
+  if (fmt === 0o020000) {
+    const dir = realpathOrNull(path.join(m.sysfsRoot, 'dev', 'char', mm));
     const dax = dir === null ? undefined : m.dax.find((d) => d.dir === dir);
     if (dax !== undefined) return { kind: 'devdax', dax };
     const subsystem = dir === null ? null : realpathOrNull(path.join(dir, 'subsystem'));
     throw notSupported(target, `it is a character device of the '${subsystem === null ? 'unknown' : path.basename(subsystem)}' subsystem, not a dax device`);
   }
   throw notSupported(target, 'it is neither a regular file nor a block or dax device');
+}
+
+/** Runs fn on the file of a 'file' target, opened for I/O through its handle, and closes both. */
+function withFile<T>(r: { tree: Tree }, write: boolean, fn: (fd: number) => T): T {
+  try {
+    const fd = r.tree.openRoot(write);
+    try {
+      return fn(fd);
+    } finally {
+      closeFd(fd);
+    }
+  } finally {
+    r.tree.close();
+  }
+}
+
+function closeFd(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // an fd this file opened
+  }
 }
 
 // ---------------------------------------------------------------- files
@@ -338,13 +382,13 @@ interface FileAnalysis {
 
 /** The pmem block device (or partition) a file or directory lives on. */
 function fsDeviceOf(fd: number, p: string, m: PmemModel): FsDevice {
-  const st = fstatx(fd);
+  const st = binding.statx(fd, undefined, p);
   const mm = `${st.devMajor}:${st.devMinor}`;
   const dir = realpathOrNull(path.join(m.sysfsRoot, 'dev', 'block', mm));
   if (dir === null) {
     let where = `a filesystem without a block device (${mm})`;
     try {
-      const mount = findMount(fs.realpathSync(p), readMounts(), { major: st.devMajor, minor: st.devMinor });
+      const mount = st.mntId === null ? undefined : readMounts().find((x) => x.id === st.mntId);
       if (mount !== undefined) where = `${mount.fstype} (${mount.source} at ${mount.mountPoint}), which has no block device`;
     } catch {
       // The plain wording above is still right.
@@ -369,10 +413,10 @@ function diskBad(m: PmemModel, dev: FsDevice): { bad: BadRange[]; complete: bool
   return { bad: within(mergeRanges(list.entries), dev.start, dev.end), complete: list.complete };
 }
 
-function checkRealtime(p: string): void {
+function checkRealtime(fd: number, p: string): void {
   let xflags = 0;
   try {
-    xflags = binding.fsGetXattr(p, true).xflags;
+    xflags = binding.fsGetXattr(fd, p).xflags;
   } catch {
     return; // no FS_IOC_FSGETXATTR: not xfs, so no realtime device either
   }
@@ -382,8 +426,8 @@ function checkRealtime(p: string): void {
 }
 
 function analyzeFd(fd: number, p: string, m: PmemModel, dev: FsDevice = fsDeviceOf(fd, p, m)): FileAnalysis {
-  checkRealtime(p);
-  const blockSize = Number(fs.statfsSync(p).bsize);
+  checkRealtime(fd, p);
+  const blockSize = binding.fstatfs(fd, p).bsize;
   const { bad, complete } = diskBad(m, dev);
   const warnings: string[] = [];
   if (!complete) warnings.push(listCutWarning(dev.disk.name));
@@ -396,9 +440,10 @@ function listCutWarning(name: string): string {
   return `the kernel's badblock list of ${name} fills the one page sysfs shows and may be cut short: ranges beyond it are not known`;
 }
 
-function fileReport(target: string, a: FileAnalysis): BadblocksReport {
+function fileReport(target: string, bytes: Buffer, a: FileAnalysis): BadblocksReport {
   return {
     target,
+    targetBuffer: bytes,
     type: 'file',
     device: a.dev.name,
     region: a.dev.disk.namespace.region.name,
@@ -439,8 +484,8 @@ function attribute(m: PmemModel, region: NdRegion, ranges: BadRange[], warnings:
   const base = region.resource;
   const out: BadRange[] = [];
   for (const r of ranges) {
-    const a = base + r.offset;
-    const b = a + r.length;
+    const b = checkedBytes(base, 1, r.offset + r.length, path.join(region.dir, 'resource'), `the end of a bad range of ${region.name}`);
+    const a = b - r.length;
     const cuts = new Set<number>([a, b]);
     for (const x of areas) {
       if (x.start > a && x.start < b) cuts.add(x.start);
@@ -497,34 +542,29 @@ function attribute(m: PmemModel, region: NdRegion, ranges: BadRange[], warnings:
  *   from FIEMAP, SysfsFormatError (`file`, `line`) for a malformed list, TypeError `ERR_INVALID_ARG_VALUE`
  *   for a directory or an unknown device name.
  */
-export function badblocks(target: string, options?: BadblocksOptions): BadblocksReport {
-  validatePath('target', target);
+export function badblocks(target: PathArg, options?: BadblocksOptions): BadblocksReport {
+  const { bytes, text } = validatePathArg('target', target);
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['sysfsRoot']);
   const m = loadModel(sysfsRootOf(o));
-  const r = resolve(target, m);
+  const r = resolve(text, bytes, m);
+  const base = { target: text, targetBuffer: bytes };
   switch (r.kind) {
-    case 'file': {
-      const fd = fs.openSync(target, 'r');
-      try {
-        return fileReport(target, analyzeFd(fd, target, m));
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
+    case 'file':
+      return withFile(r, false, (fd) => fileReport(text, bytes, analyzeFd(fd, text, m)));
     case 'block':
     case 'partition': {
       const disk = r.kind === 'block' ? r.disk : r.part.disk;
-      if (disk.btt) throw notSupported(target, bttReason(disk));
-      if (r.kind === 'partition' && r.part.start === null) throw notSupported(target, `${path.join(r.part.dir, 'start')} is missing`);
+      if (disk.btt) throw notSupported(text, bttReason(disk));
+      if (r.kind === 'partition' && r.part.start === null) throw notSupported(text, `${path.join(r.part.dir, 'start')} is missing`);
       const dev: FsDevice =
         r.kind === 'block'
           ? { name: disk.name, disk, start: 0, end: Number.MAX_SAFE_INTEGER }
-          : { name: r.part.name, disk, start: r.part.start ?? 0, end: (r.part.start ?? 0) + (r.part.size ?? Number.MAX_SAFE_INTEGER) };
+          : { name: r.part.name, disk, start: r.part.start ?? 0, end: r.part.size === null ? Number.MAX_SAFE_INTEGER : (r.part.start ?? 0) + r.part.size };
       const { bad, complete } = diskBad(m, dev);
       const ranges = shift(bad, -dev.start);
       return {
-        target,
+        ...base,
         type: r.kind,
         device: dev.name,
         region: disk.namespace.region.name,
@@ -538,16 +578,16 @@ export function badblocks(target: string, options?: BadblocksOptions): Badblocks
     case 'devdax': {
       const d = r.dax;
       if (d.region === null) {
-        throw notSupported(target, `${d.name} is not backed by an nd region (dax_hmem, CXL RAM, soft-reserved memory): the kernel keeps no media error list for it`);
+        throw notSupported(text, `${d.name} is not backed by an nd region (dax_hmem, CXL RAM, soft-reserved memory): the kernel keeps no media error list for it`);
       }
       const list = m.list(d.region.badblocksFile);
-      if (list === null) throw notSupported(target, `${d.region.badblocksFile} does not exist`);
+      if (list === null) throw notSupported(text, `${d.region.badblocksFile} does not exist`);
       const phys = m.regionPhysical(d.region);
       if (phys === null) throw m.deniedError([path.join(d.region.dir, 'resource')], `the start of ${d.region.name} is unknown`);
       if (d.areas === null) throw m.deniedError(daxAreaFiles(d), `the physical ranges of ${d.name} are unknown`);
       const ranges = physicalToDevice(phys, d.areas, d.name);
       return {
-        target,
+        ...base,
         type: 'devdax',
         device: d.name,
         region: d.region.name,
@@ -561,11 +601,11 @@ export function badblocks(target: string, options?: BadblocksOptions): Badblocks
     case 'region': {
       const region = r.region;
       const list = m.list(region.badblocksFile);
-      if (list === null) throw notSupported(target, `${region.badblocksFile} does not exist`);
+      if (list === null) throw notSupported(text, `${region.badblocksFile} does not exist`);
       const warnings = list.complete ? [] : [listCutWarning(region.name)];
       const ranges = attribute(m, region, mergeRanges(list.entries), warnings);
       return {
-        target,
+        ...base,
         type: 'region',
         device: region.name,
         region: region.name,
@@ -596,105 +636,75 @@ export function mappingBadRanges(target: string, offset: number, length: number)
  * @throws DaxError `ERR_DAX_NOT_SUPPORTED` when the filesystem is not on a persistent memory block device;
  *   fs errors for `dir` itself (a file that cannot be read is a warning, and makes the report incomplete).
  */
-export function findBadFiles(dir: string, options?: BadblocksOptions): BadFilesReport {
-  validatePath('dir', dir);
+export function findBadFiles(dir: PathArg, options?: BadblocksOptions): BadFilesReport {
+  const { bytes, text } = validatePathArg('dir', dir);
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['sysfsRoot']);
   const m = loadModel(sysfsRootOf(o));
-  const st0 = fs.statSync(dir);
-  if (!st0.isDirectory()) throw invalidArgValue('dir', dir, 'must be a directory (badblocks() takes a file)');
-  const dfd = fs.openSync(dir, 'r');
-  let dev: FsDevice;
-  let blockSize: number;
+  const tree = Tree.open(bytes, text, true);
   try {
-    dev = fsDeviceOf(dfd, dir, m);
-    blockSize = Number(fs.statfsSync(dir).bsize);
-  } finally {
-    fs.closeSync(dfd);
-  }
-  const { bad, complete: listComplete } = diskBad(m, dev);
-  const report: BadFilesReport = {
-    target: dir,
-    device: dev.name,
-    region: dev.disk.namespace.region.name,
-    blockSize,
-    deviceRanges: shift(bad, -dev.start),
-    files: [],
-    unattributed: [],
-    filesScanned: 0,
-    complete: listComplete,
-    warnings: listComplete ? [] : [listCutWarning(dev.disk.name)],
-  };
-  if (bad.length === 0) return report;
-  const used: BadRange[] = [];
-  const stack = [dir];
-  // Bind mounts can make a directory its own descendant.
-  const seen = new Set<number>([st0.ino]);
-  while (stack.length > 0) {
-    const d = stack.pop() as string;
-    let names: fs.Dirent[];
-    try {
-      names = fs.readdirSync(d, { withFileTypes: true });
-    } catch (e) {
+    if (tree.root.type !== 'directory') throw invalidArgValue('dir', dir, 'must be a directory (badblocks() takes a file)');
+    const dev = fsDeviceOf(tree.fd, text, m);
+    const blockSize = binding.fstatfs(tree.fd, text).bsize;
+    const { bad, complete: listComplete } = diskBad(m, dev);
+    const report: BadFilesReport = {
+      target: text,
+      targetBuffer: bytes,
+      device: dev.name,
+      region: dev.disk.namespace.region.name,
+      blockSize,
+      deviceRanges: shift(bad, -dev.start),
+      files: [],
+      unattributed: [],
+      filesScanned: 0,
+      complete: listComplete,
+      warnings: listComplete ? [] : [listCutWarning(dev.disk.name)],
+    };
+    if (bad.length === 0) return report;
+    const used: BadRange[] = [];
+    // The same walk as setDaxFlag's: by fd, no symlinks, no mount points
+    // (files under one count as elsewhere), so --clear of what it finds
+    // stays inside the directory.
+    const nodes = tree.walk(true, (e, fd) => {
+      if (e.type !== 'file') return;
+      report.filesScanned++;
+      const f = fileBadRanges(binding.fiemap(fd, e.text), bad, dev.start, blockSize);
+      used.push(...f.hits.map((h) => h.device));
+      if (!f.complete) {
+        report.complete = false;
+        report.warnings.push(...f.warnings.map((w) => `${e.text}: ${w}`));
+      }
+      if (f.ranges.length > 0) {
+        report.files.push({
+          target: e.text,
+          targetBuffer: e.path,
+          type: 'file',
+          device: dev.name,
+          region: report.region,
+          blockSize,
+          ranges: f.ranges,
+          badblockCount: totalLength(f.ranges) / 512,
+          complete: f.complete && listComplete,
+          warnings: f.warnings,
+        });
+      }
+    });
+    for (const e of nodes) {
+      const err = e.error ?? e.listError;
+      if (err === null) continue;
       report.complete = false;
-      report.warnings.push(`${d}: ${(e as Error).message}`);
-      continue;
+      report.warnings.push(`${e.text}: ${err.message}`);
     }
-    for (const ent of names.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = path.join(d, ent.name);
-      if (!ent.isDirectory() && !ent.isFile()) continue;
-      let fd: number;
-      try {
-        fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-      } catch (e) {
-        report.complete = false;
-        report.warnings.push(`${p}: ${(e as Error).message}`);
-        continue;
-      }
-      try {
-        const st = fs.fstatSync(fd);
-        if (st.dev !== st0.dev) continue; // another filesystem mounted here
-        if (st.isDirectory()) {
-          if (!seen.has(st.ino)) stack.push(p);
-          seen.add(st.ino);
-          continue;
-        }
-        if (!st.isFile()) continue;
-        report.filesScanned++;
-        const f = fileBadRanges(binding.fiemap(fd, p), bad, dev.start, blockSize);
-        used.push(...f.hits.map((h) => h.device));
-        if (!f.complete) {
-          report.complete = false;
-          report.warnings.push(...f.warnings.map((w) => `${p}: ${w}`));
-        }
-        if (f.ranges.length > 0) {
-          report.files.push({
-            target: p,
-            type: 'file',
-            device: dev.name,
-            region: report.region,
-            blockSize,
-            ranges: f.ranges,
-            badblockCount: totalLength(f.ranges) / 512,
-            complete: f.complete && listComplete,
-            warnings: f.warnings,
-          });
-        }
-      } catch (e) {
-        report.complete = false;
-        report.warnings.push(`${p}: ${(e as Error).message}`);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
+    report.unattributed = shift(subtractRanges(bad, mergeRanges(used)), -dev.start);
+    return report;
+  } finally {
+    tree.close();
   }
-  report.unattributed = shift(subtractRanges(bad, mergeRanges(used)), -dev.start);
-  return report;
 }
 
 function clearRefusal(target: string, what: string, canClear: boolean | null, busNote: string): DaxError {
   const reason =
-    `clearBadblocks() recovers files: it punches a hole over their bad blocks and allocates fresh ones. ${what} ` +
+    `daxkit recovers files: it punches a hole over their bad blocks and allocates fresh ones. ${what} ` +
     `Clearing media errors in place needs the platform's clear-error method (ACPI Address Range Scrub and Clear ` +
     `Uncorrectable Error; \`ndctl clear-errors\` uses it and zeroes the bad ranges, destroying what is there)` +
     (canClear === false ? `, and this platform has none (${busNote})` : canClear === true ? `, which this platform has (${busNote})` : '');
@@ -727,8 +737,8 @@ function busNote(region: NdRegion | null): string {
  *   platforms that cannot clear media errors (without `allowUncleared`), with the reason;
  *   DaxSystemError from fallocate (`syscall: 'fallocate'`), fs errors from open/fsync.
  */
-export function clearBadblocks(file: string, range?: { offset: number; length: number }, options?: ClearBadblocksOptions): ClearBadblocksResult {
-  validatePath('file', file);
+export function clearBadblocks(file: PathArg, range?: { offset: number; length: number }, options?: ClearBadblocksOptions): ClearBadblocksResult {
+  const { bytes, text } = validatePathArg('file', file);
   let want: { start: number; end: number } | null = null;
   if (range !== undefined) {
     const rg = validateObject('range', range);
@@ -739,25 +749,40 @@ export function clearBadblocks(file: string, range?: { offset: number; length: n
     want = { start: off, end: off + len };
   }
   const o = validateObject('options', options);
-  rejectUnknownOptions('options', o, ['allowUncleared', 'sysfsRoot']);
+  rejectUnknownOptions('options', o, ['allowUncleared', 'sysfsRoot', 'beneath']);
   const allowUncleared = o.allowUncleared === undefined ? false : validateBoolean('options.allowUncleared', o.allowUncleared);
+  const beneath = o.beneath === undefined ? null : validatePathArg('options.beneath', o.beneath);
   const root = sysfsRootOf(o);
   const m = loadModel(root);
 
-  const r = resolve(file, m);
+  let r: Resolved;
+  if (beneath === null) {
+    r = resolve(text, bytes, m);
+  } else {
+    const prefix = beneath.bytes[beneath.bytes.length - 1] === 0x2f ? beneath.bytes : Buffer.concat([beneath.bytes, Buffer.of(0x2f)]);
+    const inside = bytes.length > prefix.length && bytes.subarray(0, prefix.length).equals(prefix);
+    if (!inside && bytes[0] === 0x2f) throw invalidArgValue('file', file, `is not inside options.beneath ('${beneath.text}')`);
+    const tree = Tree.openBeneath(beneath.bytes, beneath.text, inside ? bytes.subarray(prefix.length) : bytes, bytes, text);
+    if (tree.root.type !== 'file') {
+      tree.close();
+      throw notSupported(text, 'it is not a regular file');
+    }
+    r = { kind: 'file', tree };
+  }
   if (r.kind !== 'file') {
     const region = r.kind === 'region' ? r.region : r.kind === 'devdax' ? r.dax.region : (r.kind === 'block' ? r.disk : r.part.disk).namespace.region;
     const what =
       r.kind === 'devdax'
-        ? `${file} is a devdax device: there is no filesystem to take fresh blocks from.`
+        ? `${text} is a devdax device: there is no filesystem to take fresh blocks from.`
         : r.kind === 'region'
-          ? `${file} is an nd region: recover the files on its namespaces (daxkit badblocks DIR finds them).`
-          : `${file} is a block device: the pmem driver clears a bad sector when it is written through the device, but that overwrites what the filesystem keeps there; recover the files on it instead (daxkit badblocks MOUNTPOINT finds them).`;
-    throw clearRefusal(file, what, regionCanClear(region), busNote(region));
+          ? `${text} is an nd region: recover the files on its namespaces (daxkit badblocks DIR finds them).`
+          : `${text} is a block device: the pmem driver clears a bad sector when it is written through the device, but that overwrites what the filesystem keeps there; recover the files on it instead (daxkit badblocks MOUNTPOINT finds them).`;
+    throw clearRefusal(text, what, regionCanClear(region), busNote(region));
   }
+  return withFile(r, true, (fd) => clearFd(fd, text, bytes, want, allowUncleared, m, root));
+}
 
-  const fd = fs.openSync(file, 'r+');
-  try {
+function clearFd(fd: number, file: string, bytes: Buffer, want: { start: number; end: number } | null, allowUncleared: boolean, m: PmemModel, root: string): ClearBadblocksResult {
     const before = analyzeFd(fd, file, m);
     const canClear = regionCanClear(before.dev.disk.namespace.region);
     const selected = mergeRanges(
@@ -765,6 +790,7 @@ export function clearBadblocks(file: string, range?: { offset: number; length: n
     );
     const result: ClearBadblocksResult = {
       path: file,
+      pathBuffer: bytes,
       device: before.dev.name,
       blockSize: before.blockSize,
       zeroed: [],
@@ -775,10 +801,10 @@ export function clearBadblocks(file: string, range?: { offset: number; length: n
     if (selected.length === 0) return result;
     if (canClear !== true && !allowUncleared) {
       const region = before.dev.disk.namespace.region;
-      const bytes = selected.map((x) => `${x.length} bytes at offset ${x.offset}`).join(', ');
+      const spans = selected.map((x) => `${x.length} bytes at offset ${x.offset}`).join(', ');
       const reason =
         `the platform cannot clear media errors on ${before.dev.disk.name} (${region.name}: ${busNote(region)}; ` +
-        `clearing needs ars_cap and clear_error). daxkit can zero ${bytes} of the file on fresh blocks ` +
+        `clearing needs ars_cap and clear_error). daxkit can zero ${spans} of the file on fresh blocks ` +
         `(allowUncleared: true, or daxkit badblocks --clear --allow-uncleared), but the bad blocks then go back to ` +
         `the filesystem's free space still bad, and the next write that allocates them fails with EIO ` +
         `(on xfs that shuts the filesystem down); on ext4, e2fsck -l can add them to the bad block list while unmounted`;
@@ -790,7 +816,6 @@ export function clearBadblocks(file: string, range?: { offset: number; length: n
     }
     fs.fsyncSync(fd);
     result.zeroed = selected;
-
     const after = analyzeFd(fd, file, loadModel(root));
     const overlaps = (h: FileHit): boolean => selected.some((x) => h.file.offset < x.offset + x.length && x.offset < h.file.offset + h.file.length);
     const gaveUp = subtractRanges(mergeRanges(before.hits.filter(overlaps).map((h) => h.device)), mergeRanges(after.hits.map((h) => h.device)));
@@ -799,7 +824,4 @@ export function clearBadblocks(file: string, range?: { offset: number; length: n
     result.released = shift(mergeRanges(stillBad), -after.dev.start);
     result.remaining = mergeRanges(selected.flatMap((x) => within(after.ranges, x.offset, x.offset + x.length)));
     return result;
-  } finally {
-    fs.closeSync(fd);
-  }
 }

@@ -28,6 +28,8 @@ export interface NativeStatx {
   devMinor: number;
   rdevMajor: number;
   rdevMinor: number;
+  /** STATX_MNT_ID: the mount the object was reached through; null before Linux 5.8. */
+  mntId: number | null;
 }
 
 export interface NativeFsXattr {
@@ -122,17 +124,23 @@ export interface NativeBinding {
   /** Nanoseconds for `iterations` non-temporal copies of source (+ fence) into successive slots of target. */
   calibrateNtCopy(target: ArrayBufferView, source: ArrayBufferView, iterations: number): number;
 
-  statx(pathOrFd: string | number, followSymlinks?: boolean): NativeStatx;
-  fsGetXattr(path: string, followSymlinks: boolean): NativeFsXattr;
-  fsSetXflags(
-    path: string,
-    followSymlinks: boolean,
-    setMask: number,
-    clearMask: number,
-  ): { before: NativeFsXattr; after: NativeFsXattr };
+  // native/fsops.cc. `display` is the path an error names (the bytes used may be a Buffer or a name relative to a directory fd).
+  statx(path: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;
+  statx(dirFd: number, name: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;
+  statx(fd: number, _?: undefined, display?: string): NativeStatx;
+  /** openat(dirFd, name, O_PATH | O_CLOEXEC [| O_NOFOLLOW]); dirFd -100 is AT_FDCWD. */
+  openPath(dirFd: number, name: string | Uint8Array, followSymlinks: boolean, display?: string): number;
+  /** The object behind an O_PATH fd, opened for I/O (read-only, or read-write with `write`). */
+  reopen(pathFd: number, directory: boolean, write: boolean, display?: string): number;
+  /** The names in a directory, as bytes, unsorted, without "." and "..". */
+  readDir(fd: number, display?: string): Buffer[];
+  /** fstatfs(2): f_type, f_bsize and f_flags (ST_RDONLY = 1). */
+  fstatfs(fd: number, display?: string): { type: number; bsize: number; flags: number };
+  fsGetXattr(fd: number, display?: string): NativeFsXattr;
+  fsSetXflags(fd: number, setMask: number, clearMask: number, display?: string): { before: NativeFsXattr; after: NativeFsXattr };
   fallocate(fd: number, mode: number, offset: number, length: number, path?: string): void;
   fiemap(fd: number, path?: string): NativeExtent[];
-  xfsGeometryFlags(path: string): number;
+  xfsGeometryFlags(fd: number, display?: string): number;
   /** Names an O_TMPFILE file; EEXIST rather than replacing anything. */
   linkFd(fd: number, path: string): void;
 }

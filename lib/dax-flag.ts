@@ -1,52 +1,67 @@
 // FS_XFLAG_DAX: read it, and set or clear it on a file or a whole tree the
 // way Documentation/filesystems/dax.rst says it behaves, reporting for every
 // path whether the effective DAX state (S_DAX) followed, and why not.
+//
+// Every change goes through lib/tree-walk.ts: the ioctls run on an fd of the
+// very object that was looked at, reached from the root's fd name by name
+// without following symlinks or entering mounts, so a rename, a symlink or a
+// bind mount can never make a change land outside the tree.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { binding, type NativeStatx } from './binding';
 import {
   FS_XFLAG_DAX,
-  entryType,
+  directoryReason,
   expectedFileDax,
+  fdPath,
+  fileReason,
+  flagNotSupported,
+  flagSupported,
   fsBlocker,
   fsFacts,
   inodeFacts,
+  isUnsupportedIoctl,
   mountOverrides,
   pendingReason,
   type EntryType,
   type FsFacts,
 } from './dax-reason';
-import { flagNotSupported } from './dax-status';
-import { DaxSystemError, invalidArgValue } from './errors';
-import { rejectUnknownOptions, validateBoolean, validateObject, validatePath } from './validate';
+import { DaxError, DaxSystemError, errorReason, invalidArgValue } from './errors';
+import { devNumbers } from './sysfs';
+import { Tree, type SkipKind, type TreeEntry } from './tree-walk';
+import { rejectUnknownOptions, validateBoolean, validateObject, validatePathArg, type PathArg } from './validate';
 
 const PAGE_SIZE = binding.cpuInfo().pageSize;
-/** Filesystems where FS_IOC_FSSETXATTR can set FS_XFLAG_DAX. */
-const FLAG_FILESYSTEMS = ['ext4', 'xfs', 'virtiofs'];
+const ST_RDONLY = 1;
 
 export interface GetDaxFlagOptions {
   /** Follow a final symlink (default true). */
   followSymlinks?: boolean;
 }
 
-function hintFor(e: NodeJS.ErrnoException, p: string, op: 'open' | 'ioctl' | 'scandir'): string | null {
+/** What was being done when an error happened, for the hint that says what is missing. */
+type Stage = 'lookup' | 'open' | 'ioctl' | 'scandir';
+
+function hintFor(e: NodeJS.ErrnoException, stage: Stage): string | null {
   switch (e.code) {
     case 'EPERM':
-      return op === 'ioctl' ? `changing FS_XFLAG_DAX on '${p}' needs its owner or CAP_FOWNER (and CAP_LINUX_IMMUTABLE if it is immutable or append-only)` : null;
+      return stage === 'ioctl' ? "changing FS_XFLAG_DAX needs the file's owner or CAP_FOWNER (and CAP_LINUX_IMMUTABLE if it is immutable or append-only)" : null;
     case 'EACCES':
-      return op === 'scandir'
-        ? `listing '${p}' needs read and search permission on it (or CAP_DAC_READ_SEARCH)`
-        : `opening '${p}' for the ioctl needs read permission on it (or CAP_DAC_OVERRIDE)`;
+      if (stage === 'lookup') return 'looking it up needs search (x) permission on the directories above it (or CAP_DAC_READ_SEARCH)';
+      if (stage === 'scandir') return 'listing a directory needs read permission on it (or CAP_DAC_READ_SEARCH)';
+      return 'opening it for the ioctl needs read permission on it (or CAP_DAC_OVERRIDE)';
     case 'EROFS':
-      return `the filesystem of '${p}' is mounted read-only`;
+      return 'the filesystem is mounted read-only here';
+    case 'ENOENT':
+      // The O_PATH handle keeps the inode: only a missing /proc makes the reopen fail so.
+      return stage === 'open' && !fs.existsSync('/proc/self/fd') ? 'daxkit opens files through /proc/self/fd, and /proc is not mounted' : null;
     default:
       return null;
   }
 }
 
-/** Adds the missing privilege to EPERM/EACCES/EROFS errors, keeping the node:fs shape. */
-function explain<T extends Error>(e: T, p: string, op: 'open' | 'ioctl' | 'scandir'): T {
-  const hint = hintFor(e as NodeJS.ErrnoException, p, op);
+/** Adds what is missing (privilege, permission, a writable mount) to an error, keeping the node:fs shape. */
+function explain<T extends Error>(e: T, stage: Stage): T {
+  const hint = hintFor(e as NodeJS.ErrnoException, stage);
   if (hint !== null && !e.message.includes(hint)) {
     e.message = `${e.message}; ${hint}`;
     (e as T & { hint?: string }).hint = hint;
@@ -54,34 +69,83 @@ function explain<T extends Error>(e: T, p: string, op: 'open' | 'ioctl' | 'scand
   return e;
 }
 
-function isUnsupported(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException).code;
-  return e instanceof DaxSystemError && e.syscall === 'ioctl' && (code === 'ENOTTY' || code === 'EOPNOTSUPP' || code === 'EINVAL');
+/** The stage of an error of the walk: the lookup failed when nothing could be looked at. */
+function walkError(e: TreeEntry): Error | null {
+  if (e.error !== null) return explain(e.error, e.st === null ? 'lookup' : 'open');
+  if (e.listError !== null) return explain(e.listError, 'scandir');
+  return null;
+}
+
+function specialKind(mode: number): string {
+  switch (mode & 0o170000) {
+    case 0o020000:
+      return 'a character device';
+    case 0o060000:
+      return 'a block device';
+    case 0o010000:
+      return 'a FIFO';
+    case 0o140000:
+      return 'a socket';
+    default:
+      return 'not a regular file or directory';
+  }
+}
+
+/** The flag of an open file or directory: FS_XFLAG_DAX or ERR_DAX_NOT_SUPPORTED. */
+function readFlagFd(fd: number, text: string, facts: FsFacts): number {
+  let x: number;
+  try {
+    x = binding.fsGetXattr(fd, text).xflags;
+  } catch (e) {
+    if (isUnsupportedIoctl(e)) throw flagNotSupported(text, facts, e as Error);
+    throw explain(e as Error, 'ioctl');
+  }
+  if (!flagSupported(facts) && (x & FS_XFLAG_DAX) === 0) throw flagNotSupported(text, facts);
+  return x;
+}
+
+/** The root of a call: opened once, with the facts of its filesystem. */
+function openRoot(bytes: Buffer, text: string, follow: boolean): { tree: Tree; facts: FsFacts } {
+  const tree = Tree.open(bytes, text, follow);
+  try {
+    return { tree, facts: fsFacts(tree.root.st as NativeStatx, fdPath(tree.fd) ?? null) };
+  } catch (e) {
+    tree.close();
+    throw e;
+  }
 }
 
 /**
  * FS_XFLAG_DAX of a regular file or directory (FS_IOC_FSGETXATTR).
  * @throws DaxError `ERR_DAX_NOT_SUPPORTED` ("FS_XFLAG_DAX is not supported on tmpfs (mounted at /x)")
- *   where the filesystem has no such flag; DaxSystemError otherwise (ENOENT, EACCES with the missing permission).
+ *   where the filesystem has no such flag (tmpfs, ext2, btrfs, proc...), on every kernel;
+ *   DaxSystemError otherwise (ENOENT, EACCES with the missing permission);
+ *   TypeError `ERR_INVALID_ARG_VALUE` for a symlink not followed or a special file.
  */
-export function getDaxFlag(p: string, options?: GetDaxFlagOptions): boolean {
-  validatePath('path', p);
+export function getDaxFlag(p: PathArg, options?: GetDaxFlagOptions): boolean {
+  const { bytes, text } = validatePathArg('path', p);
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['followSymlinks']);
   const follow = o.followSymlinks === undefined ? true : validateBoolean('options.followSymlinks', o.followSymlinks);
+  const { tree, facts } = openRoot(bytes, text, follow);
   try {
-    return (binding.fsGetXattr(p, follow).xflags & FS_XFLAG_DAX) !== 0;
-  } catch (e) {
-    if (isUnsupported(e)) throw flagNotSupported(p, e as Error);
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP' && !follow) {
-      throw invalidArgValue('path', p, 'is a symbolic link, which has no FS_XFLAG_DAX (pass followSymlinks: true for its target)');
-    }
-    throw explain(e as Error, p, (e as DaxSystemError).syscall === 'open' ? 'open' : 'ioctl');
+    const root = tree.root;
+    if (root.type === 'symlink') throw invalidArgValue('path', p, 'is a symbolic link, which has no FS_XFLAG_DAX (pass followSymlinks: true for its target)');
+    if (root.type === 'other') throw invalidArgValue('path', p, `is ${specialKind(root.st!.mode)}; only regular files and directories have FS_XFLAG_DAX`);
+    let xflags = 0;
+    tree.walk(false, (_, fd) => {
+      xflags = readFlagFd(fd, text, facts);
+    });
+    const err = walkError(root);
+    if (err !== null) throw err;
+    return (xflags & FS_XFLAG_DAX) !== 0;
+  } finally {
+    tree.close();
   }
 }
 
 export interface SetDaxFlagOptions {
-  /** Also every file and directory below (never through a symlink, never into another filesystem). Default false. */
+  /** Also every file and directory below (never through a symlink, never into another mount). Default false. */
   recursive?: boolean;
   /** Report the plan, change nothing. Default false. */
   dryRun?: boolean;
@@ -98,19 +162,22 @@ export interface SetDaxFlagOptions {
  *   switches once every process has closed it and its inode is evicted);
  * - `'overridden'`: the mount is `dax=always` or `dax=never`, which decides instead of the flag;
  * - `'no-effect'`: the filesystem or device cannot do DAX; the flag is stored but does nothing;
- * - `'skipped'`: a symlink, a special file, or another filesystem, left alone;
+ * - `'skipped'`: a symlink, a special file, a mount point, or (atomic runs) not attempted;
  * - `'failed'`: see `error`; `'rolled-back'`: changed, then restored because an atomic run failed.
  */
 export type DaxFlagState = 'ok' | 'pending' | 'overridden' | 'no-effect' | 'skipped' | 'failed' | 'rolled-back';
 
 export interface DaxFlagEntry {
+  /** The path as text: the root as given, then `/name` per level; a byte that is not UTF-8 is U+DC80 + byte (see `pathBuffer`). */
   path: string;
+  /** The exact bytes of the path. */
+  pathBuffer: Buffer;
   type: EntryType;
   /** FS_XFLAG_DAX before; null when it could not be read. */
   flagBefore: boolean | null;
-  /** FS_XFLAG_DAX after (in a dry run: what it would be); null when unknown. */
+  /** FS_XFLAG_DAX now, read back after the run (in a dry run: what it would be); null when unknown. */
   flagAfter: boolean | null;
-  /** Whether the flag changed (in a dry run: would change). */
+  /** Whether the flag on disk differs from flagBefore after the run (in a dry run: would). */
   changed: boolean;
   /** Effective S_DAX after (statx; in a dry run, now); null for directories and unknowns. */
   dax: boolean | null;
@@ -121,38 +188,27 @@ export interface DaxFlagEntry {
 }
 
 export interface DaxFlagReport {
+  /** The path as given, as text (see DaxFlagEntry.path). */
   path: string;
+  pathBuffer: Buffer;
   enabled: boolean;
   recursive: boolean;
   dryRun: boolean;
   atomic: boolean;
-  /** Atomic runs only: true when a check or a change failed, so nothing stayed changed. */
+  /** Atomic runs only: true when a check or a change failed, so the run stopped and undid what it could. */
   aborted: boolean;
   entries: DaxFlagEntry[];
+  /** Counts of the entries; `changed` counts the flags left changed on disk (or, in a dry run, that would change). */
   summary: { total: number; changed: number; ok: number; pending: number; overridden: number; noEffect: number; skipped: number; failed: number };
 }
 
-interface Node {
-  path: string;
-  type: EntryType;
-  st: NativeStatx;
-  xflags: number | null;
-  error: Error | null;
-  /** Set when a directory could not be listed. */
-  listError: Error | null;
-  /** Open through a final symlink (the root with followSymlinks only). */
-  follow: boolean;
-  skipReason: string | null;
-}
-
-/** Which processes hold each path open or mapped, from /proc (only what this user may see). */
-function openersOf(paths: string[]): Map<string, string[]> {
-  const wanted = new Set(paths);
+/** Who holds each inode (dev:ino) open or mapped, from /proc (only what this user may see). */
+function openersOf(wanted: Set<string>): Map<string, string[]> {
   const found = new Map<string, Set<string>>();
-  const add = (p: string, who: string): void => {
-    if (!wanted.has(p)) return;
-    if (!found.has(p)) found.set(p, new Set());
-    found.get(p)!.add(who);
+  const add = (key: string, who: string): void => {
+    if (!wanted.has(key)) return;
+    if (!found.has(key)) found.set(key, new Set());
+    found.get(key)!.add(who);
   };
   let pids: string[] = [];
   try {
@@ -171,7 +227,10 @@ function openersOf(paths: string[]): Map<string, string[]> {
     try {
       for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
         try {
-          add(fs.readlinkSync(`/proc/${pid}/fd/${fd}`), who);
+          // stat() of the magic link is the open file's own inode; nothing is opened.
+          const st = fs.statSync(`/proc/${pid}/fd/${fd}`, { bigint: true });
+          const { major, minor } = devNumbers(st.dev);
+          add(`${major}:${minor}:${st.ino}`, who);
         } catch {
           // closed meanwhile
         }
@@ -180,17 +239,23 @@ function openersOf(paths: string[]): Map<string, string[]> {
       // not ours to see
     }
     try {
-      for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
-        const i = line.indexOf('/');
-        if (i > 0) add(line.slice(i), who);
+      // address perms offset MAJ:MIN(hex) inode path
+      for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'latin1').split('\n')) {
+        const f = line.split(/\s+/, 5);
+        const mm = /^([0-9a-f]+):([0-9a-f]+)$/.exec(f[3] ?? '');
+        if (mm !== null && f[4] !== '0') add(`${parseInt(mm[1], 16)}:${parseInt(mm[2], 16)}:${f[4]}`, who);
       }
     } catch {
       // not ours to see
     }
   }
   const out = new Map<string, string[]>();
-  for (const [p, s] of found) out.set(p, [...s]);
+  for (const [k, s] of found) out.set(k, [...s]);
   return out;
+}
+
+function inodeKey(st: NativeStatx): string {
+  return `${st.devMajor}:${st.devMinor}:${st.ino}`;
 }
 
 function hasCapFowner(): boolean {
@@ -206,17 +271,158 @@ function errorInfo(e: Error): { code: string; message: string } {
   return { code: String((e as NodeJS.ErrnoException).code ?? 'ERR'), message: e.message };
 }
 
+const reasonOf = errorReason;
+
+function skipReason(kind: SkipKind, isRoot: boolean): string {
+  switch (kind) {
+    case 'symlink':
+      return isRoot ? 'a symbolic link, not followed (followSymlinks, or --follow-symlinks, acts on its target)' : 'a symbolic link: recursion never follows them';
+    case 'special':
+      return 'only regular files and directories have FS_XFLAG_DAX';
+    case 'filesystem':
+      return 'another filesystem is mounted here: recursion does not cross into it';
+    case 'mount':
+      return 'a mount point (this filesystem mounted here again, e.g. a bind mount): recursion does not enter it';
+  }
+}
+
+/** What the run learnt about one path. */
+interface Rec {
+  node: TreeEntry;
+  entry: DaxFlagEntry;
+  /** xflags read by the walk; null when they could not be. */
+  xflags: number | null;
+  /** A failure predicted without trying (plans), or a real one. */
+  problem: Error | null;
+}
+
+interface Run {
+  enabled: boolean;
+  facts: FsFacts;
+  readonly: boolean;
+  privileged: boolean;
+  euid: number;
+  recs: Map<TreeEntry, Rec>;
+}
+
+function recOf(run: Run, node: TreeEntry): Rec {
+  let r = run.recs.get(node);
+  if (r === undefined) {
+    r = {
+      node,
+      xflags: null,
+      problem: null,
+      entry: {
+        path: node.text,
+        pathBuffer: node.path,
+        type: node.type,
+        flagBefore: null,
+        flagAfter: null,
+        changed: false,
+        dax: null,
+        state: 'ok',
+        reason: null,
+        error: null,
+      },
+    };
+    run.recs.set(node, r);
+  }
+  return r;
+}
+
+function fail(entry: DaxFlagEntry, e: Error): void {
+  entry.state = 'failed';
+  entry.error = errorInfo(e);
+  entry.reason = reasonOf(e);
+}
+
+/** Why setting the flag on `n` would fail, without trying; null when it should work. */
+function precheck(run: Run, r: Rec): Error | null {
+  const n = r.node;
+  const st = n.st as NativeStatx;
+  if (run.readonly) return explain(new DaxSystemError(-30, 'ioctl', n.text), 'ioctl');
+  const i = inodeFacts(st, r.xflags);
+  if (!run.privileged && st.uid !== run.euid) return explain(new DaxSystemError(-1, 'ioctl', n.text), 'ioctl');
+  // ext4 refuses any flag change on an immutable or append-only inode
+  // (ext4_ioctl_check_immutable); xfs lets the owner change FS_XFLAG_DAX.
+  if (i.locked && run.facts.mount?.fstype === 'ext4') {
+    const e = new DaxSystemError(-1, 'ioctl', n.text);
+    const hint = 'it is immutable or append-only, and ext4 changes no flag of such a file (chattr -i / -a first)';
+    e.message = `${e.message}; ${hint}`;
+    (e as Error & { hint?: string }).hint = hint;
+    return e;
+  }
+  return null;
+}
+
+/** Reads the flag of an entry into its record (flagBefore, and flagAfter until something changes it); null on failure, recorded as the problem. */
+function readInto(run: Run, n: TreeEntry, fd: number): { r: Rec; flag: boolean | null } {
+  const r = recOf(run, n);
+  try {
+    r.xflags = readFlagFd(fd, n.text, run.facts);
+  } catch (e) {
+    r.problem = e as Error;
+    return { r, flag: null };
+  }
+  const flag = (r.xflags & FS_XFLAG_DAX) !== 0;
+  r.entry.flagBefore = flag;
+  r.entry.flagAfter = flag;
+  return { r, flag };
+}
+
+/** The walk's visit for plans (dry runs, atomic checks): read the flag and predict. */
+function planVisit(run: Run): (n: TreeEntry, fd: number) => void {
+  return (n, fd) => {
+    const { r, flag } = readInto(run, n, fd);
+    if (flag !== null && flag !== run.enabled) r.problem = precheck(run, r);
+  };
+}
+
+/**
+ * Sets the flag as asked on the open fd, reads it back, and records what is
+ * on disk now. Returns true when the flag changed (the file's state is then
+ * read again once it is closed); throws nothing.
+ */
+function change(run: Run, r: Rec, fd: number, want: boolean): boolean {
+  const e = r.entry;
+  try {
+    const res = binding.fsSetXflags(fd, want ? FS_XFLAG_DAX : 0, want ? 0 : FS_XFLAG_DAX, r.node.text);
+    const before = (res.before.xflags & FS_XFLAG_DAX) !== 0;
+    const after = (res.after.xflags & FS_XFLAG_DAX) !== 0;
+    if (e.flagBefore === null) e.flagBefore = before;
+    e.flagAfter = after;
+    e.changed = after !== e.flagBefore;
+    // A filesystem that takes the ioctl but does not keep the bit (ext2 drops it).
+    if (after !== want) throw flagNotSupported(r.node.text, run.facts);
+    return before !== after;
+  } catch (err) {
+    const x = err as Error;
+    r.problem = x instanceof DaxError ? x : isUnsupportedIoctl(x) ? flagNotSupported(r.node.text, run.facts, x) : explain(x, 'ioctl');
+    fail(e, r.problem);
+    return false;
+  }
+}
+
+/** The walk's visit for a plain run: read, change, read back, in one visit of the fd. */
+function applyVisit(run: Run): (n: TreeEntry, fd: number) => boolean {
+  return (n, fd) => {
+    const { r, flag } = readInto(run, n, fd);
+    return flag !== null && flag !== run.enabled && change(run, r, fd, run.enabled);
+  };
+}
+
 /**
  * Sets (enabled = true) or clears FS_XFLAG_DAX on a file or directory, or a
  * whole tree with `recursive`, changing only that bit (read-modify-write of
  * fsx_xflags). Returns a report with, for every path, the flag before and
  * after, the effective DAX state after, and the reason where they differ.
  * Failures of single paths are reported in the entries (`state: 'failed'`),
- * not thrown: check `report.summary.failed`.
+ * not thrown: check `report.summary.failed`. The report says what is on disk
+ * afterwards: `changed` and `summary.changed` count only flags left changed.
  * @throws DaxSystemError when `path` itself cannot be looked up (ENOENT...); TypeError for bad arguments.
  */
-export function setDaxFlag(p: string, enabled: boolean, options?: SetDaxFlagOptions): DaxFlagReport {
-  validatePath('path', p);
+export function setDaxFlag(p: PathArg, enabled: boolean, options?: SetDaxFlagOptions): DaxFlagReport {
+  const { bytes, text } = validatePathArg('path', p);
   validateBoolean('enabled', enabled);
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['recursive', 'dryRun', 'followSymlinks', 'atomic']);
@@ -225,135 +431,69 @@ export function setDaxFlag(p: string, enabled: boolean, options?: SetDaxFlagOpti
   const follow = o.followSymlinks === undefined ? false : validateBoolean('options.followSymlinks', o.followSymlinks);
   const atomic = o.atomic === undefined ? false : validateBoolean('options.atomic', o.atomic);
 
-  const rootSt = binding.statx(p, follow);
-  let rootReal = p;
-  try {
-    rootReal = follow ? fs.realpathSync(p) : path.join(fs.realpathSync(path.dirname(p)), path.basename(p));
-  } catch {
-    // keep p
-  }
-  const facts = fsFacts(rootReal, rootSt);
-  const nodes = walk(p, rootSt, recursive, follow);
+  const { tree, facts } = openRoot(bytes, text, follow);
   const euid = process.geteuid?.() ?? 0;
-  const privileged = euid === 0 || hasCapFowner();
-
-  // Checks that need no change: the basis of dry runs and atomic runs.
-  const predicted = new Map<Node, Error | null>();
-  for (const n of nodes) {
-    if (n.skipReason !== null) continue;
-    predicted.set(n, n.error ?? n.listError ?? precheck(n, facts, privileged, euid));
+  const run: Run = { enabled, facts, readonly: false, privileged: euid === 0 || hasCapFowner(), euid, recs: new Map() };
+  let nodes: TreeEntry[];
+  let aborted = false;
+  try {
+    if (tree.root.skip === null) run.readonly = (binding.fstatfs(tree.fd, text).flags & ST_RDONLY) !== 0 || facts.mount?.options.includes('ro') === true;
+    if (dryRun) {
+      nodes = tree.walk(recursive, planVisit(run));
+    } else if (!atomic) {
+      nodes = tree.walk(recursive, applyVisit(run));
+    } else {
+      nodes = tree.walk(recursive, planVisit(run));
+      aborted = nodes.some((n) => n.skip === null && (walkError(n) !== null || recOf(run, n).problem !== null));
+      if (!aborted) aborted = applyAtomically(tree, run, nodes);
+    }
+  } finally {
+    tree.close();
   }
 
   const report: DaxFlagReport = {
-    path: p,
+    path: text,
+    pathBuffer: bytes,
     enabled,
     recursive,
     dryRun,
     atomic,
-    aborted: atomic && [...predicted.values()].some((e) => e !== null),
+    aborted,
     entries: [],
     summary: { total: 0, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 0 },
   };
-  // A plan only: a dry run, or an atomic run whose checks failed.
-  const planned = dryRun || report.aborted;
-  const applied: DaxFlagEntry[] = [];
-  const nodeOf = new Map<DaxFlagEntry, Node>();
-
+  const settled: Rec[] = [];
   for (const n of nodes) {
-    const flag = n.xflags === null ? null : (n.xflags & FS_XFLAG_DAX) !== 0;
-    const entry: DaxFlagEntry = { path: n.path, type: n.type, flagBefore: flag, flagAfter: flag, changed: false, dax: null, state: 'ok', reason: null, error: null };
-    report.entries.push(entry);
-    nodeOf.set(entry, n);
-    if (n.skipReason !== null) {
-      entry.state = 'skipped';
-      entry.reason = n.skipReason;
-      continue;
-    }
-    if (report.aborted && !planned) {
-      entry.state = 'skipped';
-      entry.reason = 'not attempted: a change of this atomic run failed, and what it had changed was restored';
-      continue;
-    }
-    // Predicted problems decide a plan; a real run trusts only real errors.
-    const problem = predicted.get(n) ?? null;
-    if (problem !== null && (planned || n.error !== null)) {
-      fail(entry, problem);
-      continue;
-    }
-    if (planned) {
-      entry.flagAfter = enabled;
-      entry.changed = flag !== enabled;
-      entry.dax = n.type === 'file' ? inodeFacts(n.st, n.xflags).dax : null;
-      continue;
-    }
-    if (flag !== enabled) {
-      try {
-        const r = binding.fsSetXflags(n.path, n.follow, enabled ? FS_XFLAG_DAX : 0, enabled ? 0 : FS_XFLAG_DAX);
-        entry.flagAfter = (r.after.xflags & FS_XFLAG_DAX) !== 0;
-        entry.changed = entry.flagAfter !== flag;
-      } catch (e) {
-        fail(entry, isUnsupported(e) ? flagNotSupported(n.path, e as Error) : explain(e as Error, n.path, 'ioctl'));
-        if (atomic) {
-          rollback(applied);
-          report.aborted = true;
-        }
-        continue;
+    const r = recOf(run, n);
+    const e = r.entry;
+    e.type = n.type;
+    report.entries.push(e);
+    if (n.skip !== null) {
+      e.state = 'skipped';
+      e.reason = skipReason(n.skip, n.parent === null);
+    } else if (e.state === 'rolled-back') {
+      if (n.type === 'file') e.dax = n.after === null ? null : inodeFacts(n.after, null).dax;
+    } else if (e.state !== 'ok') {
+      // failed or not attempted: said during the run
+    } else if (r.problem !== null || n.error !== null) {
+      fail(e, r.problem ?? (walkError(n) as Error));
+    } else if (n.listError !== null) {
+      // The flag is as reported; but nothing below was visited.
+      const did = aborted ? 'nothing was changed' : dryRun ? `the flag would ${e.flagBefore === enabled ? 'need no change' : 'change'}` : `the flag ${e.changed ? 'changed' : 'needed no change'}`;
+      fail(e, explain(n.listError, 'scandir'));
+      e.reason = `${did}, but the directory could not be read, so nothing below it was visited (${reasonOf(n.listError)})`;
+    } else if (aborted) {
+      e.state = 'skipped';
+      e.reason = 'not changed: another path of this atomic run failed its check, so the run changed nothing';
+    } else {
+      if (dryRun) {
+        e.flagAfter = enabled;
+        e.changed = e.flagBefore !== enabled;
       }
-    }
-    if (n.listError !== null) {
-      fail(entry, n.listError);
-      entry.reason = `the flag ${entry.changed ? 'changed' : 'needed no change'}, but the directory could not be read, so nothing below it was visited (${(n.listError as Error & { hint?: string }).hint ?? n.listError.message})`;
-      continue;
-    }
-    applied.push(entry);
-  }
-
-  // The effect: what statx says now against what the flag and the mount
-  // imply (files), or what new files will be (directories).
-  const settled = planned ? report.entries.filter((e) => e.state === 'ok') : applied.filter((e) => e.state === 'ok');
-  const mismatched: DaxFlagEntry[] = [];
-  for (const entry of settled) {
-    const n = nodeOf.get(entry)!;
-    if (n.type === 'file' && !planned) {
-      try {
-        entry.dax = inodeFacts(binding.statx(n.path, n.follow), null).dax;
-      } catch {
-        entry.dax = null;
-      }
-    }
-    const blocked = fsBlocker(facts, n.path);
-    if (blocked !== null) {
-      entry.state = 'no-effect';
-      entry.reason = `${blocked}: the flag is stored but has no effect`;
-    } else if (mountOverrides(facts)) {
-      entry.state = 'overridden';
-      entry.reason = `${facts.mount!.source} (mounted at ${facts.mount!.mountPoint}) is mounted dax=${facts.mode}: ${facts.mode === 'always' ? 'every file is DAX' : 'no file is DAX'} whatever FS_XFLAG_DAX says (the flag counts on a dax=inode mount)`;
-    } else if (n.st.blksize !== PAGE_SIZE) {
-      entry.state = 'no-effect';
-      entry.reason = `the filesystem block size (${n.st.blksize}) is not the page size (${PAGE_SIZE}): no file here can be DAX`;
-    } else if (n.type === 'file' && entry.dax !== null && entry.dax !== expectedFileDax(facts, entry.flagAfter, n.st.blksize, PAGE_SIZE)) {
-      mismatched.push(entry);
+      settled.push(r);
     }
   }
-  // dax.rst rule 6. After a real change, a file that did not switch is held
-  // by someone. In a plan, a file switches when this call closes it, unless
-  // another process holds it.
-  if (mismatched.length > 0) {
-    const real = (e: DaxFlagEntry): string => {
-      try {
-        return fs.realpathSync(e.path);
-      } catch {
-        return e.path;
-      }
-    };
-    const openers = openersOf(mismatched.map(real));
-    for (const e of mismatched) {
-      const who = openers.get(real(e));
-      if (planned && who === undefined) continue;
-      e.state = 'pending';
-      e.reason = pendingReason(e.path, e.flagAfter === true, who?.join(', '));
-    }
-  }
+  settle(settled, run, dryRun);
 
   const s = report.summary;
   for (const e of report.entries) {
@@ -369,132 +509,177 @@ export function setDaxFlag(p: string, enabled: boolean, options?: SetDaxFlagOpti
   return report;
 }
 
-function fail(entry: DaxFlagEntry, e: Error): void {
-  entry.state = 'failed';
-  entry.error = errorInfo(e);
-  entry.reason = (e as Error & { reason?: string }).reason ?? (e as Error & { hint?: string }).hint ?? e.message;
-}
-
-/** Why setting the flag on `n` would fail, without trying; null when it should work. */
-function precheck(n: Node, facts: FsFacts, privileged: boolean, euid: number): Error | null {
-  if (n.xflags === null || (facts.mount !== undefined && !FLAG_FILESYSTEMS.includes(facts.mount.fstype))) {
-    return flagNotSupported(n.path, new Error('FS_IOC_FSSETXATTR'));
-  }
-  if (facts.mount?.options.includes('ro')) {
-    return explain(new DaxSystemError(-30, 'ioctl', n.path), n.path, 'ioctl');
-  }
-  const i = inodeFacts(n.st, n.xflags);
-  if (!privileged && n.st.uid !== euid) {
-    return explain(new DaxSystemError(-1, 'ioctl', n.path), n.path, 'ioctl');
-  }
-  // ext4 refuses any flag change on an immutable or append-only inode
-  // (ext4_ioctl_check_immutable); xfs lets the owner change FS_XFLAG_DAX.
-  if (i.locked && facts.mount?.fstype === 'ext4') {
-    const e = new DaxSystemError(-1, 'ioctl', n.path);
-    e.message = `${e.message}; '${n.path}' is immutable or append-only, and ext4 changes no flag of such a file (chattr -i / -a first)`;
-    return e;
-  }
-  return null;
-}
-
-function rollback(applied: DaxFlagEntry[]): void {
-  for (const entry of [...applied].reverse()) {
-    if (!entry.changed) continue;
-    const before = entry.flagBefore === true;
-    try {
-      binding.fsSetXflags(entry.path, false, before ? FS_XFLAG_DAX : 0, before ? 0 : FS_XFLAG_DAX);
-      entry.flagAfter = entry.flagBefore;
-      entry.changed = false;
-      entry.state = 'rolled-back';
-      entry.reason = 'restored: another change of this atomic run failed';
-    } catch (e) {
-      fail(entry, e as Error);
-      entry.reason = `changed, and could not be restored after another change failed: ${(e as Error).message}`;
+/**
+ * The changes of an atomic run whose checks passed: each path reached again
+ * from the root's fd (and checked to be what was checked). At the first
+ * failure the run stops, and what it changed is restored the same way.
+ * Returns whether it aborted.
+ */
+function applyAtomically(tree: Tree, run: Run, nodes: TreeEntry[]): boolean {
+  const todo = nodes.filter((n) => n.skip === null && recOf(run, n).entry.flagBefore !== run.enabled);
+  let failed = false;
+  const done: Rec[] = [];
+  tree.revisit(
+    todo,
+    (n, fd) => {
+      const r = recOf(run, n);
+      if (failed) return false;
+      const restat = change(run, r, fd, run.enabled);
+      // A change that failed may still have left the bit changed (read back): undone too.
+      if (r.entry.changed) done.push(r);
+      if (r.problem !== null) failed = true;
+      return restat;
+    },
+    (n, err) => {
+      const r = recOf(run, n);
+      if (!failed) {
+        r.problem = err;
+        fail(r.entry, err);
+        failed = true;
+      }
+    },
+  );
+  if (!failed) return false;
+  for (const n of todo) {
+    const r = recOf(run, n);
+    if (r.entry.state === 'ok' && !r.entry.changed) {
+      r.entry.state = 'skipped';
+      r.entry.reason = 'not attempted: another change of this atomic run failed, and what it had changed was restored';
     }
+  }
+  const undo = done.filter((r) => r.entry.changed);
+  tree.revisit(
+    undo.map((r) => r.node),
+    (n, fd) => {
+      const r = recOf(run, n);
+      const before = r.entry.flagBefore === true;
+      try {
+        const res = binding.fsSetXflags(fd, before ? FS_XFLAG_DAX : 0, before ? 0 : FS_XFLAG_DAX, n.text);
+        r.entry.flagAfter = (res.after.xflags & FS_XFLAG_DAX) !== 0;
+        r.entry.changed = r.entry.flagAfter !== r.entry.flagBefore;
+        if (r.entry.changed) throw flagNotSupported(n.text, run.facts);
+        if (r.entry.state !== 'failed') {
+          r.entry.state = 'rolled-back';
+          r.entry.reason = 'restored: another change of this atomic run failed';
+        }
+      } catch (e) {
+        couldNotRestore(r, e as Error);
+      }
+      return n.type === 'file';
+    },
+    (n, err) => couldNotRestore(recOf(run, n), err),
+  );
+  return true;
+}
+
+function couldNotRestore(r: Rec, e: Error): void {
+  const x = isUnsupportedIoctl(e) ? e : explain(e, 'ioctl');
+  fail(r.entry, x);
+  r.entry.reason = `changed, and could not be restored after another change failed: ${reasonOf(x)}`;
+}
+
+/**
+ * The effect of the flag: what statx says after the run against what the
+ * flag and the mount imply (files), or what new files will be (directories).
+ */
+function settle(recs: Rec[], run: Run, planned: boolean): void {
+  const facts = run.facts;
+  const mismatched: Rec[] = [];
+  for (const r of recs) {
+    const e = r.entry;
+    const n = r.node;
+    const st = n.st as NativeStatx;
+    // A file whose flag changed was looked up again once closed (n.after),
+    // so its new state shows; null when it is no longer there to ask.
+    if (n.type === 'file') {
+      const now = e.changed && !planned ? n.after : st;
+      e.dax = now === null ? null : inodeFacts(now, null).dax;
+    }
+    const blocked = fsBlocker(facts, n.text);
+    if (blocked !== null) {
+      e.state = 'no-effect';
+      e.reason = `${blocked}: the flag is stored but has no effect`;
+    } else if (mountOverrides(facts)) {
+      e.state = 'overridden';
+      e.reason = `${facts.mount!.source} (mounted at ${facts.mount!.mountPoint}) is mounted dax=${facts.mode}: ${facts.mode === 'always' ? 'every file is DAX' : 'no file is DAX'} whatever FS_XFLAG_DAX says (the flag counts on a dax=inode mount)`;
+    } else if (st.blksize !== PAGE_SIZE) {
+      e.state = 'no-effect';
+      e.reason = `the filesystem block size (${st.blksize}) is not the page size (${PAGE_SIZE}): no file here can be DAX`;
+    } else if (n.type === 'file' && e.dax !== null && e.dax !== expectedFileDax(facts, e.flagAfter, st.blksize, PAGE_SIZE)) {
+      mismatched.push(r);
+    }
+  }
+  // dax.rst rule 6. After a real change, a file that did not switch is held
+  // by someone. In a plan, a file switches when this call closes it, unless
+  // another process holds it.
+  if (mismatched.length === 0) return;
+  const openers = openersOf(new Set(mismatched.map((r) => inodeKey(r.node.st as NativeStatx))));
+  for (const r of mismatched) {
+    const who = openers.get(inodeKey(r.node.st as NativeStatx));
+    if (planned && who === undefined) continue;
+    r.entry.state = 'pending';
+    r.entry.reason = pendingReason(r.node.text, r.entry.flagAfter === true, who?.join(', '));
   }
 }
 
 /** One path of a flag listing (daxkit flag get). */
 export interface DaxFlagListing {
+  /** The path as text (see DaxFlagEntry.path). */
   path: string;
+  pathBuffer: Buffer;
   type: EntryType;
   /** FS_XFLAG_DAX; null for skipped paths and failures. */
   flag: boolean | null;
   /** STATX_ATTR_DAX for files; null otherwise. */
   dax: boolean | null;
-  /** Why a path was skipped or could not be read; null otherwise. */
+  /** The state in one line, as daxStatus() gives it; or why a path was skipped or could not be read. */
   reason: string | null;
   error: { code: string; message: string } | null;
 }
 
 /**
  * FS_XFLAG_DAX and the effective DAX state of a path, or of a whole tree with
- * `recursive` (same walk as setDaxFlag: no symlinks, no other filesystems).
+ * `recursive` (the same walk as setDaxFlag: no symlinks, no other mounts),
+ * with daxStatus()'s reason for each.
+ * @throws DaxSystemError when `path` itself cannot be looked up.
  */
-export function listDaxFlags(p: string, options: { recursive?: boolean; followSymlinks?: boolean } = {}): DaxFlagListing[] {
-  validatePath('path', p);
-  const follow = options.followSymlinks ?? true;
-  const rootSt = binding.statx(p, follow);
-  return walk(p, rootSt, options.recursive ?? false, follow).map((n) => {
-    const err = n.error ?? n.listError;
-    return {
-      path: n.path,
+export function listDaxFlags(p: PathArg, options: { recursive?: boolean; followSymlinks?: boolean } = {}): DaxFlagListing[] {
+  const { bytes, text } = validatePathArg('path', p);
+  const { tree, facts } = openRoot(bytes, text, options.followSymlinks ?? true);
+  const flags = new Map<TreeEntry, number | Error>();
+  let nodes: TreeEntry[];
+  try {
+    nodes = tree.walk(options.recursive ?? false, (n, fd) => {
+      try {
+        flags.set(n, readFlagFd(fd, n.text, facts));
+      } catch (e) {
+        flags.set(n, e as Error);
+      }
+    });
+  } finally {
+    tree.close();
+  }
+  return nodes.map((n) => {
+    const got = flags.get(n);
+    const err = got instanceof Error ? got : walkError(n);
+    const xflags = typeof got === 'number' ? got : null;
+    const listing: DaxFlagListing = {
+      path: n.text,
+      pathBuffer: n.path,
       type: n.type,
-      flag: n.xflags === null ? null : (n.xflags & FS_XFLAG_DAX) !== 0,
-      dax: n.type === 'file' && n.error === null ? inodeFacts(n.st, null).dax : null,
-      reason: n.skipReason ?? (err ? ((err as Error & { reason?: string }).reason ?? (err as Error & { hint?: string }).hint ?? err.message) : null),
-      error: err ? errorInfo(err) : null,
+      flag: xflags === null ? null : (xflags & FS_XFLAG_DAX) !== 0,
+      dax: null,
+      reason: null,
+      error: err === null ? null : errorInfo(err),
     };
+    if (n.skip !== null) listing.reason = skipReason(n.skip, n.parent === null);
+    else if (err !== null) listing.reason = reasonOf(err);
+    else if (n.st !== null) {
+      const i = inodeFacts(n.st, xflags);
+      if (n.type === 'file') listing.dax = i.dax;
+      listing.reason = n.type === 'file' ? fileReason(n.text, facts, i, PAGE_SIZE) : directoryReason(facts, i, PAGE_SIZE);
+    }
+    return listing;
   });
 }
 
-/**
- * The paths to visit, parent before children, names sorted. Symlinks below
- * the root, special files and other filesystems are listed as skipped.
- */
-function walk(root: string, rootSt: NativeStatx, recursive: boolean, followRoot: boolean): Node[] {
-  const out: Node[] = [];
-  const visit = (p: string, st: NativeStatx, isRoot: boolean): void => {
-    const type = entryType(st.mode);
-    const node: Node = { path: p, type, st, xflags: null, error: null, listError: null, skipReason: null, follow: isRoot && followRoot };
-    out.push(node);
-    if (type === 'symlink') {
-      node.skipReason = isRoot ? 'a symbolic link, not followed (pass followSymlinks to use its target)' : 'a symbolic link: recursion never follows them';
-      return;
-    }
-    if (type === 'other') {
-      node.skipReason = 'only regular files and directories have FS_XFLAG_DAX';
-      return;
-    }
-    if (!isRoot && (st.devMajor !== rootSt.devMajor || st.devMinor !== rootSt.devMinor)) {
-      node.skipReason = 'another filesystem is mounted here: recursion does not cross into it';
-      return;
-    }
-    try {
-      node.xflags = binding.fsGetXattr(p, node.follow).xflags;
-    } catch (e) {
-      node.error = isUnsupported(e) ? flagNotSupported(p, e as Error) : explain(e as Error, p, (e as DaxSystemError).syscall === 'open' ? 'open' : 'ioctl');
-    }
-    if (!recursive || type !== 'directory') return;
-    let names: string[];
-    try {
-      names = fs.readdirSync(p).sort();
-    } catch (e) {
-      node.listError = explain(e as Error, p, 'scandir');
-      return;
-    }
-    for (const name of names) {
-      const child = path.join(p, name);
-      let cst: NativeStatx;
-      try {
-        cst = binding.statx(child, false);
-      } catch (e) {
-        out.push({ path: child, type: 'other', st, xflags: null, error: e as Error, listError: null, skipReason: null, follow: false });
-        continue;
-      }
-      visit(child, cst, false);
-    }
-  };
-  visit(root, rootSt, true);
-  return out;
-}

@@ -4,34 +4,29 @@
 // refused), daxStatus() and setDaxFlag().
 import * as fs from 'node:fs';
 import { binding, type NativeStatx } from './binding';
+import { DaxError } from './errors';
 import { DAX_FILESYSTEMS, daxMountMode, findMount, readMounts, type DaxMountMode, type MountEntry } from './mounts';
+import { pathText } from './path-bytes';
 import { STATX_ATTR_DAX } from './statx';
 import { blockDeviceDax } from './sysfs';
+import { entryType, type EntryType } from './tree-walk';
+
+export { entryType, type EntryType };
 
 /** FS_XFLAG_DAX: the persistent per-inode DAX flag (FS_IOC_FSGETXATTR). */
 export const FS_XFLAG_DAX = 0x00008000;
 const FS_XFLAG_IMMUTABLE = 0x00000008;
 const FS_XFLAG_APPEND = 0x00000010;
 
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-
-export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
-
-export function entryType(mode: number): EntryType {
-  switch (mode & S_IFMT) {
-    case S_IFREG:
-      return 'file';
-    case S_IFDIR:
-      return 'directory';
-    case S_IFLNK:
-      return 'symlink';
-    default:
-      return 'other';
-  }
-}
+/**
+ * Filesystems that store FS_XFLAG_DAX. Others may answer FS_IOC_FSGETXATTR
+ * all the same: tmpfs has since Linux 6.0 (shmem_fileattr_get), reporting
+ * only the flags it keeps, and its shmem_fileattr_set refuses FS_DAX_FL with
+ * EOPNOTSUPP; ext2 drops it and btrfs refuses it. There the flag does not
+ * exist, whatever the ioctl says, so daxkit says ERR_DAX_NOT_SUPPORTED on
+ * every kernel instead of "false" on some.
+ */
+const FLAG_FILESYSTEMS: readonly string[] = ['ext4', 'xfs', 'virtiofs'];
 
 /** What the filesystem and the device of a path say about DAX (the same for every inode of one filesystem). */
 export interface FsFacts {
@@ -55,10 +50,18 @@ export interface InodeFacts {
   uid: number;
 }
 
-export function fsFacts(realPath: string, st: Pick<NativeStatx, 'devMajor' | 'devMinor'>): FsFacts {
+/**
+ * The facts of the filesystem an object is on. The mount is found by the
+ * mount id statx gave (exact, bind mounts included); without one (Linux
+ * before 5.8), by the longest mount point above `realPath` with the same
+ * device.
+ */
+export function fsFacts(st: Pick<NativeStatx, 'devMajor' | 'devMinor'> & { mntId?: number | null }, realPath: string | null): FsFacts {
   let mount: MountEntry | undefined;
   try {
-    mount = findMount(realPath, readMounts(), { major: st.devMajor, minor: st.devMinor });
+    const mounts = readMounts();
+    mount = st.mntId != null ? mounts.find((m) => m.id === st.mntId) : undefined;
+    if (mount === undefined && realPath !== null) mount = findMount(realPath, mounts, { major: st.devMajor, minor: st.devMinor });
   } catch {
     mount = undefined;
   }
@@ -71,15 +74,36 @@ export function fsFacts(realPath: string, st: Pick<NativeStatx, 'devMajor' | 'de
   };
 }
 
-/** The xflags of a path, or null where the filesystem has no such ioctl. */
-export function readXflags(p: string, follow: boolean): number | null {
+/** Whether FS_XFLAG_DAX exists on this filesystem (see FLAG_FILESYSTEMS). */
+export function flagSupported(f: FsFacts): boolean {
+  return f.mount !== undefined && FLAG_FILESYSTEMS.includes(f.mount.fstype);
+}
+
+/** Whether an ioctl error means the filesystem has no FS_IOC_FS*XATTR (or not this flag). */
+export function isUnsupportedIoctl(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (e as NodeJS.ErrnoException).syscall === 'ioctl' && (code === 'ENOTTY' || code === 'EOPNOTSUPP' || code === 'EINVAL');
+}
+
+/** The error for a filesystem without FS_XFLAG_DAX. `path` is the text of the path. */
+export function flagNotSupported(path: string, f: FsFacts, cause?: Error): DaxError {
+  const where = f.mount ? `${f.mount.fstype} (mounted at ${f.mount.mountPoint})` : 'this filesystem';
+  const reason = `FS_XFLAG_DAX is not supported on ${where}`;
+  const e = new DaxError('ERR_DAX_NOT_SUPPORTED', `${reason}: '${path}'`, { reason, path });
+  if (cause !== undefined) (e as Error & { cause?: unknown }).cause = cause;
+  return e;
+}
+
+/** The xflags behind an open fd, or null where the filesystem has no FS_XFLAG_DAX. */
+export function readXflags(fd: number, f: FsFacts, display?: string): number | null {
+  let x: number;
   try {
-    return binding.fsGetXattr(p, follow).xflags;
+    x = binding.fsGetXattr(fd, display).xflags;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOTTY' || code === 'EOPNOTSUPP' || code === 'EINVAL') return null;
+    if (isUnsupportedIoctl(e)) return null;
     throw e;
   }
+  return flagSupported(f) || (x & FS_XFLAG_DAX) !== 0 ? x : null;
 }
 
 export function inodeFacts(st: NativeStatx, xflags: number | null): InodeFacts {
@@ -174,10 +198,10 @@ export function directoryReason(f: FsFacts, i: InodeFacts, pageSize: number): st
     : 'new files here are not DAX: FS_XFLAG_DAX is not set on this directory (dax=inode)';
 }
 
-/** Resolves the path of an fd for messages. */
+/** Resolves the path of an fd for messages (lossless text). */
 export function fdPath(fd: number): string | undefined {
   try {
-    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    return pathText(fs.readlinkSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' }));
   } catch {
     return undefined;
   }
@@ -186,5 +210,6 @@ export function fdPath(fd: number): string | undefined {
 /** The facts of an open regular file, for open()'s MAP_SYNC refusal. */
 export function openFileFacts(fd: number, realPath: string): { fs: FsFacts; inode: InodeFacts } {
   const st = binding.statx(fd);
-  return { fs: fsFacts(realPath, st), inode: inodeFacts(st, readXflags(realPath, true)) };
+  const f = fsFacts(st, realPath);
+  return { fs: f, inode: inodeFacts(st, readXflags(fd, f, realPath)) };
 }

@@ -1,20 +1,19 @@
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { binding } from './binding';
 import {
   directoryReason,
+  fdPath,
   fileReason,
   fsBlocker,
   fsFacts,
   inodeFacts,
   readXflags,
-  entryType,
   expectedFileDax,
 } from './dax-reason';
-import { DaxError } from './errors';
 import type { DaxMountMode } from './mounts';
 import { charSubsystem, devdaxInfo } from './sysfs';
-import { validatePath } from './validate';
+import { Tree } from './tree-walk';
+import { validatePathArg, type PathArg } from './validate';
 
 const XFS_FSOP_GEOM_FLAGS_REFLINK = 1 << 20;
 const PAGE_SIZE = binding.cpuInfo().pageSize;
@@ -35,8 +34,10 @@ export interface DaxMount {
 
 /** Everything that decides whether DAX is in effect for a path, and why. */
 export interface DaxStatus {
-  /** The path as given. */
+  /** The path as given, as text (a byte that is not UTF-8 is U+DC80 + byte; see `pathBuffer`). */
   path: string;
+  /** The exact bytes of the path. */
+  pathBuffer: Buffer;
   /** `'file'`, `'directory'`, `'devdax'` (a /dev/daxX.Y device), or `'other'`. */
   type: 'file' | 'directory' | 'devdax' | 'other';
   /**
@@ -92,24 +93,51 @@ function mountOf(f: ReturnType<typeof fsFacts>): DaxMount | null {
  * Explains the DAX state of a path in one object: effective DAX (statx),
  * FS_XFLAG_DAX, inheritance for directories, the mount and its `dax=` mode,
  * device support, block size against page size, xfs reflink, and a one-line
- * `reason`. Accepts regular files, directories and devdax devices.
- * @throws DaxSystemError (e.g. ENOENT from statx).
+ * `reason`. Accepts regular files, directories and devdax devices (a final
+ * symlink is followed). Everything is read through one O_PATH handle of the
+ * path, so a rename meanwhile cannot mix two files' facts, and no device or
+ * FIFO is ever opened.
+ * @throws DaxSystemError (e.g. ENOENT from open); TypeError for a bad path.
  */
-export function daxStatus(path: string): DaxStatus {
-  validatePath('path', path);
-  const st = binding.statx(path, true);
-  let realPath = path;
+export function daxStatus(path: PathArg): DaxStatus {
+  const { bytes, text } = validatePathArg('path', path);
+  const tree = Tree.open(bytes, text, true);
   try {
-    realPath = fs.realpathSync(path);
-  } catch {
-    // statx succeeded, so this is only a race with a rename.
+    return statusOf(tree, text, bytes);
+  } finally {
+    tree.close();
   }
-  const kind = entryType(st.mode);
-  const kernel = os.release();
+}
+
+type Facts = Omit<DaxStatus, 'path' | 'pathBuffer' | 'pageSize' | 'kernel'>;
+
+function statusOf(tree: Tree, text: string, bytes: Buffer): DaxStatus {
+  const facts = factsOf(tree, text);
+  return {
+    path: text,
+    pathBuffer: bytes,
+    type: facts.type,
+    dax: facts.dax,
+    flag: facts.flag,
+    inherit: facts.inherit,
+    newFilesDax: facts.newFilesDax,
+    mount: facts.mount,
+    deviceDax: facts.deviceDax,
+    blockSize: facts.blockSize,
+    pageSize: PAGE_SIZE,
+    reflink: facts.reflink,
+    reflinkBlocksDax: facts.reflinkBlocksDax,
+    kernel: os.release(),
+    reason: facts.reason,
+  };
+}
+
+function factsOf(tree: Tree, text: string): Facts {
+  const e = tree.root;
+  const st = e.st!;
   if ((st.mode & 0o170000) === 0o020000 && charSubsystem(st.rdevMajor, st.rdevMinor) === 'dax') {
     const dev = devdaxInfo(st.rdevMajor, st.rdevMinor);
     return {
-      path,
       type: 'devdax',
       dax: true,
       flag: null,
@@ -118,32 +146,33 @@ export function daxStatus(path: string): DaxStatus {
       mount: null,
       deviceDax: true,
       blockSize: dev.align,
-      pageSize: PAGE_SIZE,
       reflink: null,
       reflinkBlocksDax: false,
-      kernel,
       reason: `device DAX: every mapping of ${dev.name} is direct (${dev.size} bytes, align ${dev.align})`,
     };
   }
-  const f = fsFacts(realPath, st);
-  const xflags = kind === 'file' || kind === 'directory' ? readXflags(path, true) : null;
-  const i = inodeFacts(st, xflags);
-  let reflink: boolean | null = null;
-  if (f.mount?.fstype === 'xfs') {
-    try {
-      reflink = (binding.xfsGeometryFlags(path) & XFS_FSOP_GEOM_FLAGS_REFLINK) !== 0;
-    } catch {
-      reflink = null;
+  const f = fsFacts(st, fdPath(tree.fd) ?? null);
+  const kind = e.type;
+  const got: { xflags: number | null; reflink: boolean | null } = { xflags: null, reflink: null };
+  tree.walk(false, (_, fd) => {
+    got.xflags = readXflags(fd, f, text);
+    if (f.mount?.fstype === 'xfs') {
+      try {
+        got.reflink = (binding.xfsGeometryFlags(fd, text) & XFS_FSOP_GEOM_FLAGS_REFLINK) !== 0;
+      } catch {
+        got.reflink = null;
+      }
     }
-  }
-  const reflinkBlocksDax = reflink === true && kernelBefore(6, 0);
+  });
+  if (e.error !== null) throw e.error;
+  const i = inodeFacts(st, got.xflags);
+  const reflinkBlocksDax = got.reflink === true && kernelBefore(6, 0);
   let reason: string;
-  if (kind === 'file') reason = fileReason(path, f, i, PAGE_SIZE);
+  if (kind === 'file') reason = fileReason(text, f, i, PAGE_SIZE);
   else if (kind === 'directory') reason = directoryReason(f, i, PAGE_SIZE);
-  else reason = fsBlocker(f, path) ?? 'only regular files can be DAX (and directories pass FS_XFLAG_DAX on)';
+  else reason = fsBlocker(f, text) ?? 'only regular files can be DAX (and directories pass FS_XFLAG_DAX on)';
   if (reflinkBlocksDax) reason += '; note: this kernel (before 6.0) cannot use DAX on an xfs with reflink';
   return {
-    path,
     type: kind === 'file' || kind === 'directory' ? kind : 'other',
     dax: kind === 'file' ? i.dax : null,
     flag: i.flag,
@@ -152,28 +181,8 @@ export function daxStatus(path: string): DaxStatus {
     mount: mountOf(f),
     deviceDax: f.deviceDax,
     blockSize: i.blksize,
-    pageSize: PAGE_SIZE,
-    reflink,
+    reflink: got.reflink,
     reflinkBlocksDax,
-    kernel,
     reason,
   };
-}
-
-/** @internal The error for a filesystem without FS_XFLAG_DAX. */
-export function flagNotSupported(path: string, cause: Error): DaxError {
-  let where = '';
-  try {
-    const st = binding.statx(path, false);
-    const m = fsFacts(fs.realpathSync(path), st).mount;
-    if (m) where = `${m.fstype} (mounted at ${m.mountPoint})`;
-  } catch {
-    // the plain message below is still right
-  }
-  const e = new DaxError('ERR_DAX_NOT_SUPPORTED', `FS_XFLAG_DAX is not supported on ${where || 'this filesystem'}: '${path}'`, {
-    reason: `FS_XFLAG_DAX is not supported on ${where || 'this filesystem'}`,
-    path,
-  });
-  (e as Error & { cause?: unknown }).cause = cause;
-  return e;
 }

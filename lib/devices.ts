@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { binding } from './binding';
-import { DEFAULT_SYSFS, parseBadblockList, readAttr, readNode, readUint, realpathOrNull, SysfsFormatError, type BadblockList } from './sysfs';
+import { checkedBytes, DEFAULT_SYSFS, parseBadblockList, readAttr, readNode, readSysfsDir, readSysfsFile, readUint, realpathOrNull, SysfsFormatError, type BadblockList } from './sysfs';
 import { rejectUnknownOptions, validateObject, validatePath } from './validate';
 
 const PAGE_SIZE = binding.cpuInfo().pageSize;
@@ -267,14 +267,7 @@ export class PmemModel {
   /** A badblocks file, parsed once; null when the file does not exist (no list). */
   list(file: string): BadblockList | null {
     if (!this.#lists.has(file)) {
-      let text: string | null;
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
-        text = null;
-      }
+      const text = readSysfsFile(file);
       this.#lists.set(file, text === null ? null : parseBadblockList(text, file, PAGE_SIZE));
     }
     return this.#lists.get(file) as BadblockList | null;
@@ -304,7 +297,8 @@ export class PmemModel {
   regionPhysical(r: NdRegion): BadRange[] | null {
     if (r.resource === null) return null;
     const base = r.resource;
-    return (this.list(r.badblocksFile)?.entries ?? []).map((e) => ({ offset: base + e.offset, length: e.length }));
+    const file = path.join(r.dir, 'resource');
+    return (this.list(r.badblocksFile)?.entries ?? []).map((e) => ({ offset: checkedBytes(base, 1, e.offset + e.length, file, `the end of a bad range of ${r.name}`) - e.length, length: e.length }));
   }
 }
 
@@ -313,13 +307,7 @@ function numeric(a: string, b: string): number {
 }
 
 function readdir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir).sort(numeric);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw e;
-  }
+  return readSysfsDir(dir).sort(numeric);
 }
 
 function isDir(p: string): boolean {
@@ -392,7 +380,7 @@ export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
     if (nsSize === null || nsSize === 0) continue; // a seed: not a namespace yet
     const claim = claims.get(e.name) ?? null;
     const nsStart = m.privUint(path.join(e.dir, 'resource'));
-    const raw = nsStart === null ? null : { start: nsStart, end: nsStart + nsSize };
+    const raw = nsStart === null ? null : { start: nsStart, end: checkedBytes(nsStart, 1, nsSize, path.join(e.dir, 'resource'), `the end of ${e.name} (resource + size)`) };
     const firstBlock = (dir: string): string | null => readdir(path.join(dir, 'block'))[0] ?? null;
     const ns: NdNamespace = {
       name: e.name,
@@ -433,21 +421,27 @@ export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
 
     if (ns.block !== null) {
       const dir = path.join(claim?.dir ?? e.dir, 'block', ns.block);
-      const sectors = readUint(path.join(dir, 'size'));
+      const sizeFile = path.join(dir, 'size');
+      const sectors = readUint(sizeFile);
       const disk: PmemBlock = {
         name: ns.block,
         dir,
         namespace: ns,
-        size: sectors === null ? null : sectors * 512,
+        size: sectors === null ? null : checkedBytes(sectors, 512, 0, sizeFile, 'the size in bytes (512-byte sectors)'),
         btt: claim?.kind === 'btt',
         partitions: [],
       };
       for (const p of readdir(dir)) {
         const pdir = path.join(dir, p);
         if (readAttr(path.join(pdir, 'partition')) === null) continue;
-        const start = readUint(path.join(pdir, 'start'));
-        const psize = readUint(path.join(pdir, 'size'));
-        disk.partitions.push({ name: p, dir: pdir, disk, start: start === null ? null : start * 512, size: psize === null ? null : psize * 512 });
+        const startFile = path.join(pdir, 'start');
+        const sizeFile = path.join(pdir, 'size');
+        const start = readUint(startFile);
+        const psize = readUint(sizeFile);
+        const startBytes = start === null ? null : checkedBytes(start, 512, 0, startFile, 'the start in bytes (512-byte sectors)');
+        const sizeBytes = psize === null ? null : checkedBytes(psize, 512, 0, sizeFile, 'the size in bytes (512-byte sectors)');
+        if (startBytes !== null && sizeBytes !== null) checkedBytes(startBytes, 1, sizeBytes, sizeFile, `the end of ${p} (start + size)`);
+        disk.partitions.push({ name: p, dir: pdir, disk, start: startBytes, size: sizeBytes });
       }
       m.blocks.push(disk);
     }
@@ -496,13 +490,18 @@ function daxAreas(m: PmemModel, name: string, dir: string, size: number | null):
       const end = m.privUint(path.join(d, 'end'));
       const pgoff = m.privUint(path.join(d, 'page_offset'));
       if (start === null || end === null || pgoff === null) return null;
-      out.push({ device: name, start, end: end + 1, base: pgoff * PAGE_SIZE });
+      out.push({
+        device: name,
+        start,
+        end: checkedBytes(end, 1, 1, path.join(d, 'end'), 'the end (inclusive) plus one'),
+        base: checkedBytes(pgoff, PAGE_SIZE, 0, path.join(d, 'page_offset'), 'the offset in bytes (pages)'),
+      });
     }
     return out;
   }
   const start = m.privUint(path.join(dir, 'resource'));
   if (start === null || size === null) return null;
-  return [{ device: name, start, end: start + size, base: 0 }];
+  return [{ device: name, start, end: checkedBytes(start, 1, size, path.join(dir, 'resource'), `the end of ${name} (resource + size)`), base: 0 }];
 }
 
 /** The files whose permission errors explain why `areas` of a dax device are unknown. */
@@ -525,9 +524,10 @@ export function namespaceAreas(m: PmemModel, ns: NdNamespace): DataArea[] | null
   }
   if (ns.mode === 'sector' || ns.block === null) return [];
   if (ns.claim?.kind === 'pfn') {
-    const start = m.privUint(path.join(ns.claim.dir, 'resource'));
+    const file = path.join(ns.claim.dir, 'resource');
+    const start = m.privUint(file);
     if (start === null || ns.size === null) return null;
-    return [{ device: ns.block, start, end: start + ns.size, base: 0 }];
+    return [{ device: ns.block, start, end: checkedBytes(start, 1, ns.size, file, `the end of ${ns.block} (resource + size)`), base: 0 }];
   }
   if (ns.raw === null) return null;
   return [{ device: ns.block, start: ns.raw.start, end: ns.raw.end, base: 0 }];

@@ -124,7 +124,8 @@ export type DaxErrorCode =
   | 'ERR_DAX_TOO_LARGE'
   | 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED'
   | 'ERR_DAX_READONLY'
-  | 'ERR_DAX_TOO_MANY_MAPPINGS';
+  | 'ERR_DAX_TOO_MANY_MAPPINGS'
+  | 'ERR_DAX_TREE_CHANGED';
 
 /** An error that is not a system call's: its `code` is one of {@link DaxErrorCode}. */
 export class DaxError extends Error {
@@ -166,10 +167,14 @@ export function invalidArgType(name: string, expected: string, value: unknown): 
   return Object.assign(e, { code: 'ERR_INVALID_ARG_TYPE' as const });
 }
 
-/** `TypeError [ERR_INVALID_ARG_VALUE]`: right type, unusable value. */
-export function invalidArgValue(name: string, value: unknown, reason: string): TypeError {
+/**
+ * `TypeError [ERR_INVALID_ARG_VALUE]`: right type, unusable value. `reason`
+ * (a predicate of the value, "names no nd region (...)") is kept on the
+ * error too, so that the CLI can say it of what the user typed.
+ */
+export function invalidArgValue(name: string, value: unknown, reason: string): TypeError & { reason: string } {
   const e = new TypeError(`The argument '${name}' ${reason}. Received ${util.inspect(value)}`);
-  return Object.assign(e, { code: 'ERR_INVALID_ARG_VALUE' as const });
+  return Object.assign(e, { code: 'ERR_INVALID_ARG_VALUE' as const, reason });
 }
 
 /** `TypeError [ERR_INVALID_THIS]`: a method called on something that is not what it belongs to. */
@@ -182,4 +187,19 @@ export function invalidThis(type: string): TypeError {
 export function outOfRange(name: string, range: string, value: unknown): RangeError {
   const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(value)}`);
   return Object.assign(e, { code: 'ERR_OUT_OF_RANGE' as const });
+}
+
+/**
+ * An error as one line of prose, without the path it is about: a DaxError's
+ * (or bad value's) `reason`; for a system call, the errno's description and
+ * code with the hint daxkit added ("permission denied (EACCES); opening it
+ * for the ioctl needs read permission..."); else the message.
+ */
+export function errorReason(e: unknown): string {
+  const x = e as NodeJS.ErrnoException & { reason?: unknown; hint?: unknown };
+  if (typeof x?.reason === 'string') return x.reason;
+  if (typeof x?.errno === 'number' && typeof x.syscall === 'string' && typeof x.code === 'string' && x.code.startsWith('E')) {
+    return `${describeErrno(x.errno)[1]} (${x.code})${typeof x.hint === 'string' ? `; ${x.hint}` : ''}`;
+  }
+  return String(x?.message ?? e);
 }

@@ -34,3 +34,5 @@ export type {
   ClearBadblocksResult,
 } from './badblocks';
 export { SysfsFormatError } from './sysfs';
+/** A path: a string, or a Buffer (Uint8Array) of the exact bytes of a name that need not be UTF-8. */
+export type { PathArg } from './validate';

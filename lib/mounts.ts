@@ -1,5 +1,6 @@
 // Mounts from /proc/self/mountinfo, and what their options say about DAX.
 import * as fs from 'node:fs';
+import { pathText } from './path-bytes';
 
 /** One line of /proc/self/mountinfo (proc(5)). */
 export interface MountEntry {
@@ -29,15 +30,17 @@ export type DaxMountMode = 'always' | 'never' | 'inode' | 'unsupported';
 /** Filesystems with a DAX mode. */
 export const DAX_FILESYSTEMS: readonly string[] = ['ext4', 'xfs', 'ext2', 'erofs', 'virtiofs'];
 
-// Mount points and sources escape space, tab, newline and backslash as octal.
+// Mount points and sources escape space, tab, newline and backslash as
+// octal; every other byte is as it is in the name, UTF-8 or not. The text is
+// read as latin1 (one char per byte), unescaped, then made lossless text.
 function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return pathText(Buffer.from(s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1'));
 }
 
-/** Parses mountinfo text; a malformed line throws, naming the file and line. */
-export function parseMountInfo(text: string, file = '/proc/self/mountinfo'): MountEntry[] {
+/** Parses mountinfo text (or bytes); a malformed line throws, naming the file and line. */
+export function parseMountInfo(text: string | Buffer, file = '/proc/self/mountinfo'): MountEntry[] {
   const out: MountEntry[] = [];
-  const lines = text.split('\n');
+  const lines = (typeof text === 'string' ? Buffer.from(text, 'utf8') : text).toString('latin1').split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (line.trim() === '') continue;
@@ -45,7 +48,7 @@ export function parseMountInfo(text: string, file = '/proc/self/mountinfo'): Mou
     const sep = f.indexOf('-', 6);
     const mm = /^(\d+):(\d+)$/.exec(f[2] ?? '');
     if (f.length < 10 || sep < 0 || sep + 3 > f.length || mm === null) {
-      throw new Error(`${file}:${i + 1}: malformed mountinfo line: ${JSON.stringify(line)}`);
+      throw new Error(`${file}:${i + 1}: malformed mountinfo line: ${JSON.stringify(pathText(Buffer.from(line, 'latin1')))}`);
     }
     out.push({
       id: Number(f[0]),
@@ -64,7 +67,7 @@ export function parseMountInfo(text: string, file = '/proc/self/mountinfo'): Mou
 }
 
 export function readMounts(file = '/proc/self/mountinfo'): MountEntry[] {
-  return parseMountInfo(fs.readFileSync(file, 'utf8'), file);
+  return parseMountInfo(fs.readFileSync(file), file);
 }
 
 /**

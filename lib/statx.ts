@@ -1,5 +1,5 @@
 import { binding } from './binding';
-import { validateBoolean, validateObject, validatePath, rejectUnknownOptions } from './validate';
+import { validateBoolean, validateObject, validatePathArg, rejectUnknownOptions, type PathArg } from './validate';
 
 /** `STATX_ATTR_DAX`: the file is in the DAX state (S_DAX). Linux 5.8. */
 export const STATX_ATTR_DAX = 0x00200000;
@@ -27,6 +27,8 @@ export interface StatxResult {
   devMinor: number;
   rdevMajor: number;
   rdevMinor: number;
+  /** `stx_mnt_id`: the mount the path was reached through (bind mounts differ); null before Linux 5.8. */
+  mntId: number | null;
   /** `stx_mask`: which of the basic fields the kernel filled in. */
   mask: number;
 }
@@ -43,16 +45,17 @@ function decorate(raw: ReturnType<typeof binding.statx>): StatxResult {
 }
 
 /**
- * statx(2) of a path: the attributes Node's `fs.stat` cannot see, among them
- * STATX_ATTR_DAX (is DAX in effect for this file right now).
+ * statx(2) of a path (a string, or a Buffer of the exact bytes): the
+ * attributes Node's `fs.stat` cannot see, among them STATX_ATTR_DAX (is DAX
+ * in effect for this file right now) and the mount id.
  * @throws DaxSystemError (`syscall: 'statx'`), e.g. ENOENT.
  */
-export function statx(path: string, options?: StatxOptions): StatxResult {
-  validatePath('path', path);
+export function statx(path: PathArg, options?: StatxOptions): StatxResult {
+  const { bytes, text } = validatePathArg('path', path);
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['followSymlinks']);
   const follow = o.followSymlinks === undefined ? true : validateBoolean('options.followSymlinks', o.followSymlinks);
-  return decorate(binding.statx(path, follow));
+  return decorate(binding.statx(bytes, follow, text));
 }
 
 /** statx(2) of an open file descriptor (AT_EMPTY_PATH). */

@@ -6,15 +6,22 @@ import * as path from 'node:path';
 
 export const DEFAULT_SYSFS = '/sys';
 
-/** A sysfs file that does not hold what its ABI says it holds. */
+/**
+ * A sysfs file that does not hold what its ABI says it holds, or a sysfs
+ * path that cannot be read as sysfs is (a symlink loop, a directory or a FIFO
+ * where an attribute belongs, an I/O error): `file`, and `line` (0 when the
+ * file as a whole is at fault); the fs error, if any, is the `cause`.
+ */
 export class SysfsFormatError extends Error {
   readonly code = 'ERR_DAX_SYSFS_FORMAT';
   constructor(
     readonly file: string,
     readonly line: number,
     detail: string,
+    cause?: Error,
   ) {
-    super(`${file}:${line}: ${detail}`);
+    super(line > 0 ? `${file}:${line}: ${detail}` : `${file}: ${detail}`);
+    if (cause !== undefined) (this as Error & { cause?: unknown }).cause = cause;
   }
 }
 
@@ -24,14 +31,48 @@ function isMissing(e: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENXIO' || code === 'ENODEV';
 }
 
+function isDenied(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
+/**
+ * An fs error met in a sysfs tree: missing (null), a permission error
+ * (rethrown as it is: it names the root-only file), or anything else as a
+ * SysfsFormatError naming the file.
+ */
+export function sysfsFailure(file: string, e: unknown): null {
+  if (isMissing(e)) return null;
+  if (isDenied(e) || e instanceof SysfsFormatError) throw e;
+  throw new SysfsFormatError(file, 0, `cannot be read as sysfs: ${(e as Error).message}`, e as Error);
+}
+
+/**
+ * The text of a sysfs attribute, or null when it does not exist. Opened
+ * non-blocking and checked to be a regular file, as every sysfs attribute
+ * is, so a FIFO or a directory in a tree given as sysfsRoot cannot hang or
+ * confuse the reader.
+ */
+export function readSysfsFile(file: string): string | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  } catch (e) {
+    return sysfsFailure(file, e);
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw new SysfsFormatError(file, 0, 'is not a regular file, as a sysfs attribute is');
+    return fs.readFileSync(fd, 'utf8');
+  } catch (e) {
+    return sysfsFailure(file, e);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The trimmed text of an attribute, or null when it does not exist. */
 export function readAttr(file: string): string | null {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch (e) {
-    if (isMissing(e)) return null;
-    throw e;
-  }
+  return readSysfsFile(file)?.trim() ?? null;
 }
 
 /**
@@ -51,24 +92,45 @@ export function parseUint(s: string, file: string, line: number): number {
   return Number(big);
 }
 
+/**
+ * n * factor + add for a value read from `file` (sectors to bytes, a start
+ * plus a size...), or a SysfsFormatError when the result would pass 2^53 - 1
+ * and so be rounded into a wrong size or offset.
+ */
+export function checkedBytes(n: number, factor: number, add: number, file: string, what: string): number {
+  const v = BigInt(n) * BigInt(factor) + BigInt(add);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    const expr = `${n}${factor === 1 ? '' : ` * ${factor}`}${add === 0 ? '' : ` + ${add}`}`;
+    throw new SysfsFormatError(file, 1, `${what}: ${expr} = ${v}, beyond 2^53 - 1`);
+  }
+  return Number(v);
+}
+
 /** The basename of a symlink's target, or null when the link does not exist. */
 export function readLinkBase(link: string): string | null {
   try {
     return path.basename(fs.readlinkSync(link));
   } catch (e) {
-    if (isMissing(e) || (e as NodeJS.ErrnoException).code === 'EINVAL') return null;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code === 'EINVAL') return null;
+    return sysfsFailure(link, e);
   }
 }
 
-/** The real path of p, or null when it (or a directory on the way) does not exist. */
+/** The real path of a sysfs path, or null when it (or a directory on the way) does not exist. */
 export function realpathOrNull(p: string): string | null {
   try {
     return fs.realpathSync(p);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw e;
+    return sysfsFailure(p, e);
+  }
+}
+
+/** The names in a sysfs directory, or [] when it does not exist. */
+export function readSysfsDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch (e) {
+    return sysfsFailure(dir, e) ?? [];
   }
 }
 
@@ -100,7 +162,8 @@ export function charSubsystem(major: number, minor: number, sysRoot = DEFAULT_SY
 
 export function devdaxInfo(major: number, minor: number, sysRoot = DEFAULT_SYSFS): DevdaxInfo {
   const link = path.join(sysRoot, 'dev', 'char', `${major}:${minor}`);
-  const sysPath = fs.realpathSync(link);
+  const sysPath = realpathOrNull(link);
+  if (sysPath === null) throw new SysfsFormatError(link, 0, 'missing, though the device is a dax device');
   const size = readUint(path.join(sysPath, 'size'));
   if (size === null) throw new SysfsFormatError(path.join(sysPath, 'size'), 1, 'missing');
   // align appeared in Linux 5.10; before that only the region has one.
@@ -122,13 +185,7 @@ export function devdaxInfo(major: number, minor: number, sysRoot = DEFAULT_SYSFS
  */
 export function regionPersistenceDomains(sysRoot = DEFAULT_SYSFS): string[] {
   const dir = path.join(sysRoot, 'bus', 'nd', 'devices');
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir).filter((n) => /^region\d+$/.test(n));
-  } catch (e) {
-    if (isMissing(e)) return [];
-    throw e;
-  }
+  const names = readSysfsDir(dir).filter((n) => /^region\d+$/.test(n));
   return names.map((n) => {
     try {
       return readAttr(path.join(dir, n, 'persistence_domain')) ?? 'unknown';
@@ -149,14 +206,9 @@ export function hasAutoFlush(sysRoot = DEFAULT_SYSFS): boolean {
  * answers for its whole disk. null when the device has no queue attribute.
  */
 export function blockDeviceDax(major: number, minor: number, sysRoot = DEFAULT_SYSFS): boolean | null {
-  let dir: string;
-  try {
-    // A symlink into /sys/devices: resolve it before going to the parent.
-    dir = fs.realpathSync(path.join(sysRoot, 'dev', 'block', `${major}:${minor}`));
-  } catch (e) {
-    if (isMissing(e)) return null;
-    throw e;
-  }
+  // A symlink into /sys/devices: resolve it before going to the parent.
+  const dir = realpathOrNull(path.join(sysRoot, 'dev', 'block', `${major}:${minor}`));
+  if (dir === null) return null;
   const v = readAttr(path.join(dir, 'queue', 'dax')) ?? readAttr(path.join(path.dirname(dir), 'queue', 'dax'));
   return v === null ? null : v === '1';
 }

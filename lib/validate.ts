@@ -1,5 +1,6 @@
 import { types } from 'node:util';
 import { invalidArgType, invalidArgValue, outOfRange } from './errors';
+import { pathBytes, pathText } from './path-bytes';
 
 /** Throws unless `value` is a safe integer in [min, max]. */
 export function validateInteger(name: string, value: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -29,6 +30,21 @@ export function validatePath(name: string, value: unknown): string {
   if (value.length === 0) throw invalidArgValue(name, value, 'must be a non-empty string');
   if (value.includes('\0')) throw invalidArgValue(name, value, 'must not contain null bytes');
   return value;
+}
+
+/** A path argument: a string or a Buffer (Uint8Array) of the exact bytes, as node:fs takes them. */
+export type PathArg = string | Uint8Array;
+
+/**
+ * Validates a path that may be a string or a Buffer, and returns its bytes
+ * (see pathBytes()) and its text (lossless, for reports and messages).
+ */
+export function validatePathArg(name: string, value: unknown): { bytes: Buffer; text: string } {
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw invalidArgType(name, 'of type string or an instance of Buffer', value);
+  const bytes = pathBytes(value);
+  if (bytes.length === 0) throw invalidArgValue(name, value, 'must be a non-empty path');
+  if (bytes.includes(0)) throw invalidArgValue(name, value, 'must not contain null bytes');
+  return { bytes, text: typeof value === 'string' ? value : pathText(bytes) };
 }
 
 export function validateObject(name: string, value: unknown): Record<string, unknown> {

@@ -87,6 +87,12 @@ ObjectBuilder& ObjectBuilder::Val(const char* key, napi_value v) {
   return *this;
 }
 
+ObjectBuilder& ObjectBuilder::Null(const char* key) {
+  napi_value x = nullptr;
+  napi_get_null(env_, &x);
+  return Val(key, x);
+}
+
 ObjectBuilder& ObjectBuilder::Num(const char* key, double v) {
   napi_value x = nullptr;
   napi_create_double(env_, v, &x);

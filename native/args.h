@@ -44,6 +44,7 @@ class ObjectBuilder {
   ObjectBuilder& Bool(const char* key, bool v);
   ObjectBuilder& Str(const char* key, const char* v);
   ObjectBuilder& Val(const char* key, napi_value v);
+  ObjectBuilder& Null(const char* key);
   operator napi_value() const { return obj_; }
   operator Napi::Value() const { return Napi::Value(env_, obj_); }
 

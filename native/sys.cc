@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 // Older C libraries lack these; the values are the kernel ABI.
@@ -134,33 +137,128 @@ int fallocate_range(int fd, int mode, uint64_t offset, uint64_t length) {
   return rc == 0 ? 0 : -errno;
 }
 
+// struct statx as the kernel defines it (include/uapi/linux/stat.h). The C
+// libraries name stx_mnt_id differently or not at all (glibc 2.36 keeps it
+// in padding), so the syscall is made with the kernel's own layout.
+namespace {
+struct KStatxTime {
+  int64_t tv_sec;
+  uint32_t tv_nsec;
+  int32_t reserved;
+};
+struct KStatx {
+  uint32_t mask, blksize;
+  uint64_t attributes;
+  uint32_t nlink, uid, gid;
+  uint16_t mode, spare0;
+  uint64_t ino, size, blocks, attributes_mask;
+  KStatxTime atime, btime, ctime, mtime;
+  uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+  uint64_t mnt_id;
+  uint64_t spare[13];
+};
+static_assert(sizeof(KStatx) == 256, "struct statx is 256 bytes");
+static_assert(offsetof(KStatx, mnt_id) == 0x90, "stx_mnt_id is at 0x90");
+constexpr unsigned kStatxBasicStats = 0x7ffU;
+constexpr unsigned kStatxMntId = 0x1000U;
+}  // namespace
+
 int statx_path(int dirfd, const char* path, bool follow, StatxResult* out) {
-  struct statx st;
+  KStatx st;
+  memset(&st, 0, sizeof st);
   int flags = AT_STATX_SYNC_AS_STAT | (follow ? 0 : AT_SYMLINK_NOFOLLOW);
   if (path[0] == '\0') flags |= AT_EMPTY_PATH;
-  if (::statx(dirfd, path, flags, STATX_BASIC_STATS, &st) != 0) return -errno;
-  out->mask = st.stx_mask;
-  out->attributes = st.stx_attributes;
-  out->attributes_mask = st.stx_attributes_mask;
-  out->mode = st.stx_mode;
-  out->nlink = st.stx_nlink;
-  out->uid = st.stx_uid;
-  out->gid = st.stx_gid;
-  out->ino = st.stx_ino;
-  out->size = st.stx_size;
-  out->blocks = st.stx_blocks;
-  out->blksize = st.stx_blksize;
-  out->dev_major = st.stx_dev_major;
-  out->dev_minor = st.stx_dev_minor;
-  out->rdev_major = st.stx_rdev_major;
-  out->rdev_minor = st.stx_rdev_minor;
+  // Kernels before 5.8 ignore the STATX_MNT_ID request and leave it out of mask.
+  if (syscall(SYS_statx, dirfd, path, flags, kStatxBasicStats | kStatxMntId, &st) != 0) return -errno;
+  out->mask = st.mask;
+  out->attributes = st.attributes;
+  out->attributes_mask = st.attributes_mask;
+  out->mode = st.mode;
+  out->nlink = st.nlink;
+  out->uid = st.uid;
+  out->gid = st.gid;
+  out->ino = st.ino;
+  out->size = st.size;
+  out->blocks = st.blocks;
+  out->blksize = st.blksize;
+  out->dev_major = st.dev_major;
+  out->dev_minor = st.dev_minor;
+  out->rdev_major = st.rdev_major;
+  out->rdev_minor = st.rdev_minor;
+  out->has_mnt_id = (st.mask & kStatxMntId) != 0;
+  out->mnt_id = out->has_mnt_id ? st.mnt_id : 0;
   return 0;
 }
 
-int open_for_ioctl(const char* path, bool follow) {
-  // O_NONBLOCK: a FIFO must not block the caller; the ioctls ignore it.
-  int fd = ::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+int open_path(int dirfd, const char* name, bool follow) {
+  int fd = ::openat(dirfd, name, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
   return fd >= 0 ? fd : -errno;
+}
+
+int reopen(int path_fd, bool directory, bool write) {
+  int fd;
+  if (directory) {
+    fd = ::openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } else {
+    // O_NONBLOCK and O_NOCTTY only matter if the caller's type check was
+    // skipped: no open of a FIFO or a terminal may block or take it over.
+    char link[32];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", path_fd);
+    fd = ::open(link, (write ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  }
+  if (fd < 0) return -errno;
+  struct stat a, b;
+  if (fstat(path_fd, &a) != 0 || fstat(fd, &b) != 0) {
+    int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+    ::close(fd);
+    return -ESTALE;
+  }
+  return fd;
+}
+
+namespace {
+struct Dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+}  // namespace
+
+int read_dir(int fd, void (*cb)(const char* name, size_t len, void* ctx), void* ctx) {
+  // getdents64 on the fd itself rather than fdopendir(): a DIR* would own the
+  // fd (or a dup sharing its offset), and nothing here needs libc's buffering.
+  if (lseek(fd, 0, SEEK_SET) < 0) return -errno;
+  alignas(8) char buf[32768];
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) return 0;
+    for (long off = 0; off < n;) {
+      const Dirent64* d = reinterpret_cast<const Dirent64*>(buf + off);
+      off += d->d_reclen;
+      const char* name = d->d_name;
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+      cb(name, strlen(name), ctx);
+    }
+  }
+}
+
+int fs_stat(int fd, FsStat* out) {
+  struct statfs s;
+  if (fstatfs(fd, &s) != 0) return -errno;
+  out->type = static_cast<uint64_t>(s.f_type);
+  out->bsize = static_cast<uint64_t>(s.f_bsize);
+  out->flags = static_cast<uint64_t>(s.f_flags);
+  return 0;
 }
 
 int close_fd(int fd) { return ::close(fd) == 0 ? 0 : -errno; }

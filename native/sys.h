@@ -57,9 +57,44 @@ struct StatxResult {
   uint32_t dev_minor;
   uint32_t rdev_major;
   uint32_t rdev_minor;
+  // The mount the object was reached through (STATX_MNT_ID, Linux 5.8); 0
+  // when the kernel did not say (has_mnt_id false).
+  uint64_t mnt_id;
+  bool has_mnt_id;
 };
-// statx(2) of `path` (relative to dirfd), asking for the basic stats.
+// statx(2) of `path` (relative to dirfd; "" is dirfd itself), asking for the
+// basic stats and the mount id.
 int statx_path(int dirfd, const char* path, bool follow, StatxResult* out);
+
+// The walk of a tree by file descriptor (lib/tree-walk.ts). Nothing is ever
+// reached by a path resolved twice: each name is opened relative to the fd
+// of the directory that listed it, as an O_PATH handle that cannot follow a
+// symlink, and only what that handle turned out to be is opened for I/O.
+
+// openat(dirfd, name, O_PATH | O_CLOEXEC [| O_NOFOLLOW]). An O_PATH open
+// runs no driver code and cannot block (a FIFO or a device is not opened),
+// so the caller can look at what it got before it opens it for real.
+// Returns the fd or -errno.
+int open_path(int dirfd, const char* name, bool follow);
+// Opens the object behind an O_PATH handle for I/O (the FS_IOC_FS*XATTR and
+// FIEMAP ioctls do not work on O_PATH): a directory through openat(fd, ".",
+// O_DIRECTORY), anything else through the /proc/self/fd magic link, which
+// names the handle's own inode and so cannot be swapped. The caller checks
+// the type first: only regular files and directories are opened. Returns the
+// fd or -errno (-ESTALE if the result is not the same inode, which the
+// kernel never does).
+int reopen(int path_fd, bool directory, bool write);
+// The names in directory `fd` (getdents64 from offset 0), without "." and
+// "..", one call of `cb` each. Returns 0 or -errno.
+int read_dir(int fd, void (*cb)(const char* name, size_t len, void* ctx), void* ctx);
+// fstatfs(2) of the filesystem `fd` is on: its magic, block size, and the
+// ST_* flags of the mount (ST_RDONLY for a read-only mount or superblock).
+struct FsStat {
+  uint64_t type;
+  uint64_t bsize;
+  uint64_t flags;
+};
+int fs_stat(int fd, FsStat* out);
 
 struct FsXattr {
   uint32_t xflags;
@@ -71,9 +106,6 @@ struct FsXattr {
 // FS_IOC_FSGETXATTR / FS_IOC_FSSETXATTR on an open fd.
 int fsgetxattr(int fd, FsXattr* out);
 int fssetxattr(int fd, const FsXattr* in);
-// Opens `path` for the xattr ioctls: O_RDONLY | O_NONBLOCK | O_CLOEXEC, plus
-// O_NOFOLLOW when !follow. Returns the fd or -errno.
-int open_for_ioctl(const char* path, bool follow);
 int close_fd(int fd);
 // Gives the file open at fd (an O_TMPFILE file) the name `path`, failing with
 // EEXIST rather than replacing anything: linkat of /proc/self/fd/N with

@@ -168,3 +168,23 @@ export function loopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mountOpts = '')
     },
   };
 }
+
+/**
+ * A loop-mounted `fstype` for the enclosing describe(): mounted in its
+ * before() hook, unmounted in its after(). Where it cannot be made (not
+ * root, no mkfs), registers one pending test saying why and returns null:
+ * the caller returns too.
+ */
+export function useLoopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300): (() => LoopMount) | null {
+  const blocker = loopMountBlocker(fstype);
+  if (blocker !== null) {
+    it(`cannot run: ${blocker}`);
+    return null;
+  }
+  let mnt: LoopMount | undefined;
+  before(() => {
+    mnt = loopMount(fstype, sizeMiB);
+  });
+  after(() => mnt?.cleanup());
+  return () => mnt as LoopMount;
+}

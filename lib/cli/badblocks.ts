@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
-import { parseArgs } from 'node:util';
 import {
   badblocks,
   clearBadblocks,
@@ -10,9 +9,11 @@ import {
   type ClearBadblocksResult,
 } from '../badblocks';
 import { listDevices, type BadRange } from '../devices';
-import { err, json, out, UsageError, type Command } from './common';
+import { shown } from '../path-bytes';
+import { describe, err, errorJson, json, out, parse, pathFields, UsageError, type Command } from './common';
 
-type Failure = { target: string; error: { code: string; message: string } };
+/** A target as typed: its text, and the argument for the library (exact bytes where not UTF-8). */
+type Target = { text: string; arg: string | Buffer };
 
 function rangeJson(r: BadRange): Record<string, unknown> {
   const o: Record<string, unknown> = { offset: r.offset, length: r.length };
@@ -27,7 +28,7 @@ function rangeJson(r: BadRange): Record<string, unknown> {
 /** A report in the stable JSON schema: ndctl's names where they overlap, but offsets and lengths in bytes. */
 export function reportJson(r: BadblocksReport): Record<string, unknown> {
   return {
-    target: r.target,
+    ...pathFields(r.target, 'target', 'target_base64'),
     type: r.type,
     dev: r.device,
     region: r.region,
@@ -42,7 +43,7 @@ export function reportJson(r: BadblocksReport): Record<string, unknown> {
 
 export function directoryJson(r: BadFilesReport): Record<string, unknown> {
   return {
-    target: r.target,
+    ...pathFields(r.target, 'target', 'target_base64'),
     type: 'directory',
     dev: r.device,
     region: r.region,
@@ -57,9 +58,9 @@ export function directoryJson(r: BadFilesReport): Record<string, unknown> {
   };
 }
 
-export function clearJson(r: ClearBadblocksResult): Record<string, unknown> {
+export function clearJson(r: Omit<ClearBadblocksResult, 'pathBuffer'>): Record<string, unknown> {
   return {
-    target: r.path,
+    ...pathFields(r.path, 'target', 'target_base64'),
     type: 'clear',
     dev: r.device,
     block_size: r.blockSize,
@@ -87,7 +88,7 @@ function summary(ranges: readonly BadRange[]): string {
 
 function printReport(r: BadblocksReport): void {
   const where = r.type === 'file' ? ` (file on ${r.device}, ${r.blockSize}-byte blocks)` : r.type === 'region' ? '' : ` (${r.type}${r.region ? `, ${r.region}` : ''})`;
-  out(`${r.target}${where}: ${summary(r.ranges)}`);
+  out(`${shown(r.target)}${where}: ${summary(r.ranges)}`);
   for (const x of r.ranges) {
     let owner = '';
     if (x.namespace !== undefined) {
@@ -95,24 +96,24 @@ function printReport(r: BadblocksReport): void {
     }
     out(`  ${span(x)}${owner}`);
   }
-  for (const w of r.warnings) out(`  warning: ${w}`);
+  for (const w of r.warnings) out(`  warning: ${shown(w)}`);
 }
 
 function printDirectory(r: BadFilesReport): void {
-  out(`${r.target} (on ${r.device}): ${r.deviceRanges.length === 0 ? 'the device has no bad blocks' : `${summary(r.deviceRanges)} on the device; ${plural(r.files.length, 'file')} hit of ${r.filesScanned} scanned`}`);
+  out(`${shown(r.target)} (on ${r.device}): ${r.deviceRanges.length === 0 ? 'the device has no bad blocks' : `${summary(r.deviceRanges)} on the device; ${plural(r.files.length, 'file')} hit of ${r.filesScanned} scanned`}`);
   for (const f of r.files) {
-    for (const x of f.ranges) out(`  ${f.target}  ${span(x)}`);
+    for (const x of f.ranges) out(`  ${shown(f.target)}  ${span(x)}`);
   }
   for (const x of r.unattributed) out(`  not in any file here (free space, metadata, or files elsewhere): ${r.device} ${span(x)}`);
-  for (const w of r.warnings) out(`  warning: ${w}`);
+  for (const w of r.warnings) out(`  warning: ${shown(w)}`);
 }
 
 function printClear(r: ClearBadblocksResult): void {
   if (r.zeroed.length === 0) {
-    out(`${r.path}: no bad blocks to clear`);
+    out(`${shown(r.path)}: no bad blocks to clear`);
     return;
   }
-  out(`${r.path}: zeroed on fresh blocks: ${r.zeroed.map(span).join('; ')}`);
+  out(`${shown(r.path)}: zeroed on fresh blocks: ${r.zeroed.map(span).join('; ')}`);
   for (const x of r.remaining) out(`  STILL ON BAD MEDIA (the filesystem handed back a bad block): ${span(x)}`);
   for (const x of r.released) {
     const first = Math.floor(x.offset / r.blockSize);
@@ -126,12 +127,11 @@ function printClear(r: ClearBadblocksResult): void {
   }
 }
 
-function failure(target: string, e: unknown): Failure {
-  const code = (e as NodeJS.ErrnoException).code;
-  return { target, error: { code: typeof code === 'string' ? code : 'ERR', message: (e as Error).message } };
+function failure(target: string, e: unknown): Record<string, unknown> {
+  return { ...pathFields(target, 'target', 'target_base64'), error: errorJson(e) };
 }
 
-function isDirectory(p: string): boolean {
+function isDirectory(p: string | Buffer): boolean {
   try {
     return fs.statSync(p).isDirectory();
   } catch {
@@ -160,9 +160,10 @@ BYTES relative to each TARGET (ndctl prints 512-byte sectors):
   FILE                the file's filesystem blocks that sit on bad media: its
                       extents (FIEMAP, plus the partition's start) against the
                       block device's list, rounded out to whole blocks
-  DIR                 every file under DIR (same filesystem) that is hit, and
-                      the device's bad ranges no file there uses (free space,
-                      metadata, files elsewhere)
+  DIR                 every file under DIR (same mount: by fd, no symlinks or
+                      mount points followed) that is hit, and the device's
+                      bad ranges no file there uses (free space, metadata,
+                      files elsewhere)
   /dev/pmemN, pmemN   the block device's own list (what the pmem driver checks),
                       relative to its first sector; /dev/pmemNpM: the partition's part
   /dev/daxX.Y, daxX.Y the region's list inside the device (needs root: the
@@ -180,6 +181,9 @@ that says why, distinct from a failure to read one.
 each bad block, rounded out to the filesystem block, and the range allocated
 again; those bytes read as zeros afterwards and the rest of the file is kept.
 It lists what it will zero and asks on a terminal; elsewhere it needs --yes.
+A file found under a DIR is cleared beneath that DIR: reached from it name by
+name, never through a symlink or mount point, so nothing renamed meanwhile can
+turn the clear onto a file elsewhere.
 The bad blocks become free space, cleared by the pmem driver when next written
 if the platform can clear media errors (daxkit devices, column CLEAR). Where it
 cannot (QEMU, legacy e820 pmem) --clear refuses unless --allow-uncleared: the
@@ -191,18 +195,23 @@ clear-error method (ndctl clear-errors), and destroys the data there.
 Options:
   --json             JSON, one object per target (stable schema, ndctl's names
                      where they overlap, "units": "bytes"):
-                     {target, type (file|block|partition|devdax|region), dev,
-                      region, block_size, units, badblock_count (512-byte
-                      sectors, as ndctl counts them), badblocks: [{offset,
-                      length}] (regions add namespace, device, device_offset),
-                      complete, warnings}
-                     a DIR: {target, type: "directory", dev, region, block_size,
-                      units, badblocks (the device's), files: [reports],
-                      unattributed: [{offset, length}], files_scanned, complete,
-                      warnings}
-                     --clear: {target, type: "clear", dev, block_size, units,
-                      zeroed, remaining, released, can_clear_errors}
-                     a target that fails: {target, error: {code, message}}
+                     {target, target_base64, type (file|block|partition|
+                      devdax|region), dev, region, block_size, units,
+                      badblock_count (512-byte sectors, as ndctl counts
+                      them), badblocks: [{offset, length}] (regions add
+                      namespace, device, device_offset), complete, warnings}
+                     a DIR: {target, target_base64, type: "directory", dev,
+                      region, block_size, units, badblocks (the device's),
+                      files: [reports], unattributed: [{offset, length}],
+                      files_scanned, complete, warnings}
+                     --clear: {target, target_base64, type: "clear", dev,
+                      block_size, units, zeroed, remaining, released,
+                      can_clear_errors}
+                     a target that fails: {target, target_base64, error:
+                      {code, message}}
+                     "target" is text (a byte that is not UTF-8 as \\xNN);
+                     "target_base64" has the exact bytes, null when "target"
+                     is exact
   --clear            recover the files (see above)
   --yes              do not ask
   --allow-uncleared  clear even where the platform cannot clear media errors
@@ -215,31 +224,26 @@ media; 2 on a usage error.`;
 export const badblocksCommand: Command = {
   summary: 'media errors in bytes of a file, directory, pmem/dax device or region; --clear recovers files',
   help: HELP,
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        json: { type: 'boolean' },
-        clear: { type: 'boolean' },
-        yes: { type: 'boolean', short: 'y' },
-        'allow-uncleared': { type: 'boolean' },
-        'sysfs-root': { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
+  async run(argv, raw) {
+    const { values, positionals, paths } = parse(argv, raw, {
+      json: { type: 'boolean' },
+      clear: { type: 'boolean' },
+      yes: { type: 'boolean', short: 'y' },
+      'allow-uncleared': { type: 'boolean' },
+      'sysfs-root': { type: 'string' },
     });
-    const sysfsRoot = values['sysfs-root'];
+    const sysfsRoot = paths['sysfs-root']?.text;
     const opts = sysfsRoot === undefined ? {} : { sysfsRoot };
     if (!values.clear && (values.yes || values['allow-uncleared'])) throw new UsageError(`--${values.yes ? 'yes' : 'allow-uncleared'} goes with --clear`);
     if (values.clear) return clear(positionals, values.json === true, values.yes === true, values['allow-uncleared'] === true, opts);
 
-    let targets = positionals;
+    let targets: Target[] = positionals;
     if (targets.length === 0) {
       const all = listDevices(opts);
       targets = [
         ...all.filter((d) => (d.type === 'block' && d.mode !== 'sector') || (d.type === 'dax' && d.region !== null)).map((d) => d.name),
         ...all.filter((d) => d.type === 'region').map((d) => d.name),
-      ];
+      ].map((name) => ({ text: name, arg: name }));
       if (targets.length === 0) {
         if (values.json) json([]);
         else out('no persistent memory: no pmem block devices, dax devices or nd regions in sysfs');
@@ -250,21 +254,21 @@ export const badblocksCommand: Command = {
     let status = 0;
     for (const t of targets) {
       try {
-        if (isDirectory(t)) {
-          const r = findBadFiles(t, opts);
+        if (isDirectory(t.arg)) {
+          const r = findBadFiles(t.arg, opts);
           results.push(directoryJson(r));
           if (!values.json) printDirectory(r);
           if (!r.complete) status = 1;
         } else {
-          const r = badblocks(t, opts);
+          const r = badblocks(t.arg, opts);
           results.push(reportJson(r));
           if (!values.json) printReport(r);
           if (!r.complete) status = 1;
         }
       } catch (e) {
         status = 1;
-        err(`${t}: ${(e as Error).message}`);
-        results.push(failure(t, e));
+        err(describe(e, t.text));
+        results.push(failure(t.text, e));
       }
     }
     if (values.json) json(results);
@@ -272,7 +276,10 @@ export const badblocksCommand: Command = {
   },
 };
 
-async function clear(targets: string[], asJson: boolean, yes: boolean, allowUncleared: boolean, opts: { sysfsRoot?: string }): Promise<number> {
+/** A file to clear: its report, and the directory it was found in (then it is opened beneath it). */
+type Planned = { report: BadblocksReport; beneath: string | Buffer | null };
+
+async function clear(targets: Target[], asJson: boolean, yes: boolean, allowUncleared: boolean, opts: { sysfsRoot?: string }): Promise<number> {
   if (targets.length === 0) throw new UsageError('--clear needs the FILEs (or DIRs) to recover');
   if (!yes && !(process.stdin.isTTY && process.stderr.isTTY)) {
     throw new UsageError('--clear zeroes the bad blocks of files: confirm with --yes (standard input is not a terminal)');
@@ -281,57 +288,63 @@ async function clear(targets: string[], asJson: boolean, yes: boolean, allowUncl
   let status = 0;
   const fail = (t: string, e: unknown): void => {
     status = 1;
-    err(`${t}: ${(e as Error).message}`);
+    err(describe(e, t));
     results.push(failure(t, e));
   };
   // The plan: every file and its bad ranges. Devices and regions go straight
   // to clearBadblocks(), which says precisely why it will not clear them.
-  const plan: BadblocksReport[] = [];
+  // A file found under a DIR is cleared beneath that DIR: reached from it
+  // name by name, never through a symlink or a mount point, so nothing
+  // renamed meanwhile can turn the clear onto a file elsewhere.
+  const plan: Planned[] = [];
   for (const t of targets) {
     try {
-      if (isDirectory(t)) plan.push(...findBadFiles(t, opts).files);
+      if (isDirectory(t.arg)) plan.push(...findBadFiles(t.arg, opts).files.map((report) => ({ report, beneath: t.arg })));
       else {
-        const r = badblocks(t, opts);
-        if (r.type === 'file') plan.push(r);
-        else clearBadblocks(t, undefined, { ...opts, allowUncleared });
+        const r = badblocks(t.arg, opts);
+        if (r.type === 'file') plan.push({ report: r, beneath: null });
+        else clearBadblocks(t.arg, undefined, { ...opts, allowUncleared });
       }
     } catch (e) {
-      fail(t, e);
+      fail(t.text, e);
     }
   }
+  const clearOpts = (p: Planned): { sysfsRoot?: string; beneath?: string | Buffer } => (p.beneath === null ? opts : { ...opts, beneath: p.beneath });
   const clearable = new Map(listDevices(opts).filter((d) => d.type === 'region').map((d) => [d.name, d.canClearErrors]));
-  const todo: BadblocksReport[] = [];
-  for (const r of plan) {
+  const todo: Planned[] = [];
+  for (const p of plan) {
+    const r = p.report;
     if (r.ranges.length === 0) {
       results.push(clearJson({ path: r.target, device: r.device, blockSize: r.blockSize ?? 0, zeroed: [], remaining: [], released: [], canClearErrors: clearable.get(r.region ?? '') ?? null }));
-      if (!asJson) out(`${r.target}: no bad blocks to clear`);
+      if (!asJson) out(`${shown(r.target)}: no bad blocks to clear`);
     } else if (clearable.get(r.region ?? '') !== true && !allowUncleared) {
       // clearBadblocks() refuses here before it touches the file, with the reason.
       try {
-        clearBadblocks(r.target, undefined, opts);
+        clearBadblocks(r.targetBuffer, undefined, clearOpts(p));
       } catch (e) {
         fail(r.target, e);
       }
     } else {
-      todo.push(r);
+      todo.push(p);
     }
   }
   if (todo.length > 0 && !yes) {
     process.stderr.write('daxkit: about to zero these blocks on fresh ones (their data is lost; the rest of each file is kept):\n');
-    for (const r of todo) for (const x of r.ranges) process.stderr.write(`  ${r.target}  ${span(x)}\n`);
+    for (const { report: r } of todo) for (const x of r.ranges) process.stderr.write(`  ${shown(r.target)}  ${span(x)}\n`);
     if (!(await confirm('Proceed? [y/N] '))) {
       err('nothing was changed');
       return 1;
     }
   }
-  for (const r of todo) {
+  for (const p of todo) {
+    const r = p.report;
     try {
-      const c = clearBadblocks(r.target, undefined, { ...opts, allowUncleared });
+      const c = clearBadblocks(r.targetBuffer, undefined, { ...clearOpts(p), allowUncleared });
       results.push(clearJson(c));
       if (!asJson) printClear(c);
       if (c.remaining.length > 0) {
         status = 1;
-        err(`${r.target}: still on bad media after clearing: ${c.remaining.map(span).join('; ')}`);
+        err(`${shown(r.target)}: still on bad media after clearing: ${c.remaining.map(span).join('; ')}`);
       }
     } catch (e) {
       fail(r.target, e);

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { listDevices, type PmemDevice } from '../devices';
-import { json, out, type Command } from './common';
+import { json, out, parse, type Command } from './common';
 import { table, yesNo } from './table';
 
 /** Bytes as an admin reads them: exact binary units where they divide, else two decimals. */
@@ -66,14 +65,10 @@ Options:
 
 Exit status: 0 (also when there is no persistent memory: an empty list),
 1 when sysfs could not be read, 2 on a usage error.`,
-  run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: { json: { type: 'boolean' }, 'sysfs-root': { type: 'string' } },
-      allowPositionals: false,
-      strict: true,
-    });
-    const list = listDevices(values['sysfs-root'] === undefined ? {} : { sysfsRoot: values['sysfs-root'] });
+  run(argv, raw) {
+    const { values, paths } = parse(argv, raw, { json: { type: 'boolean' }, 'sysfs-root': { type: 'string' } }, 'none');
+    const root = paths['sysfs-root'];
+    const list = listDevices(root === undefined ? {} : { sysfsRoot: root.text });
     if (values.json) {
       json(list.map(deviceJson));
       return 0;

@@ -1,14 +1,20 @@
 // Plain-text tables for the human output of the CLI.
+import { shown } from '../path-bytes';
 
-/** Left-aligned columns separated by two spaces; the last column is not padded. */
+/**
+ * Left-aligned columns separated by two spaces; the last column is not
+ * padded. Every cell is shown() (escaped for the terminal): cells hold file
+ * names and reasons that quote them.
+ */
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+  const cells = rows.map((r) => r.map((c) => shown(c)));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (cs: string[]): string =>
+    cs
+      .map((c, i) => (i === cs.length - 1 ? c : c.padEnd(widths[i])))
       .join('  ')
       .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  return [line(header), ...cells.map(line)].join('\n');
 }
 
 export function yesNo(v: boolean | null): string {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { UsageError, type Command } from './common';
+import { didYouMean, UsageError, type Command } from './common';
 import { VM_RUNNER, vmBlocker } from '../vm';
 
 // run.sh options: those that take a value, and flags.
@@ -57,20 +57,20 @@ Example:
         break;
       }
       if (VALUE_OPTIONS.includes(a)) {
-        if (i + 1 >= argv.length) throw new UsageError(`option ${a} needs a value`);
+        if (i + 1 >= argv.length) throw new UsageError(`option '${a}' needs a value`);
         opts.push(a, argv[i + 1]);
         i += 2;
       } else if (FLAGS.includes(a)) {
         opts.push(a);
         i++;
       } else if (a.startsWith('-')) {
-        throw new UsageError(`unknown option ${a} (see daxkit vm --help)`);
+        throw new UsageError(`unknown option '${a}'${didYouMean(a, [...VALUE_OPTIONS, ...FLAGS])} (the guest command goes after --: daxkit vm [OPTIONS] -- COMMAND)`);
       } else {
         break;
       }
     }
     const cmd = argv.slice(i);
-    if (cmd.length === 0) throw new UsageError('no command given (daxkit vm -- COMMAND [ARG...])');
+    if (cmd.length === 0) throw new UsageError('no command given: daxkit vm [OPTIONS] -- COMMAND [ARG...]');
     const blocker = vmBlocker();
     if (blocker !== null) {
       process.stderr.write(`daxkit: cannot start the VM: ${blocker}\n`);

@@ -154,10 +154,10 @@ describe('the package', function () {
     it('usage errors exit 2 with the reason on stderr', function () {
       for (const [args, msg] of [
         [[], /^Usage: daxkit COMMAND/],
-        [['frobnicate'], /^daxkit: unknown command 'frobnicate' \(see daxkit help\)$/],
+        [['frobnicate'], /^daxkit: unknown command 'frobnicate'\nTry 'daxkit help' for more information\.$/],
         [['help', 'nope'], /^daxkit: unknown command 'nope'/],
-        [['vm', '--bogus'], /^daxkit: unknown option --bogus \(see daxkit vm --help\)$/],
-        [['vm', '--mem'], /^daxkit: option --mem needs a value$/],
+        [['vm', '--bogus'], /^daxkit: unknown option '--bogus' \(the guest command goes after --: daxkit vm \[OPTIONS\] -- COMMAND\)\nTry 'daxkit vm --help' for more information\.$/],
+        [['vm', '--mem'], /^daxkit: option '--mem' needs a value\n/],
         [['vm', '--mem', '1G'], /^daxkit: no command given/],
       ] as const) {
         const r = npx([...args]);

@@ -241,6 +241,7 @@ describe('badblocks() of devices and regions on fixture trees', function () {
     const r = badblocks('pmem0', at('qemu-6.1'));
     assert.deepEqual(r, {
       target: 'pmem0',
+      targetBuffer: Buffer.from('pmem0'),
       type: 'block',
       device: 'pmem0',
       region: 'region0',

@@ -13,10 +13,10 @@ function daxkit(...args: string[]): { status: number | null; stdout: string; std
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const STATUS_KEYS = ['path', 'type', 'dax', 'flag', 'inherit', 'newFilesDax', 'mount', 'deviceDax', 'blockSize', 'pageSize', 'reflink', 'reflinkBlocksDax', 'kernel', 'reason'];
+const STATUS_KEYS = ['path', 'pathBase64', 'type', 'dax', 'flag', 'inherit', 'newFilesDax', 'mount', 'deviceDax', 'blockSize', 'pageSize', 'reflink', 'reflinkBlocksDax', 'kernel', 'reason'];
 const MOUNT_KEYS = ['mountPoint', 'device', 'fstype', 'majorMinor', 'options', 'daxMode'];
-const REPORT_KEYS = ['path', 'enabled', 'recursive', 'dryRun', 'atomic', 'aborted', 'entries', 'summary'];
-const ENTRY_KEYS = ['path', 'type', 'flagBefore', 'flagAfter', 'changed', 'dax', 'state', 'reason', 'error'];
+const REPORT_KEYS = ['path', 'pathBase64', 'enabled', 'recursive', 'dryRun', 'atomic', 'aborted', 'entries', 'summary'];
+const ENTRY_KEYS = ['path', 'pathBase64', 'type', 'flagBefore', 'flagAfter', 'changed', 'dax', 'state', 'reason', 'error'];
 const SUMMARY_KEYS = ['total', 'changed', 'ok', 'pending', 'overridden', 'noEffect', 'skipped', 'failed'];
 
 describe('daxkit status and daxkit flag', function () {
@@ -59,11 +59,12 @@ describe('daxkit status and daxkit flag', function () {
     assert.match(row, new RegExp(`^${dir} +directory +new files: no +clear +xfs dax=inode +${mnt.dev} +not on a DAX mount: `));
     const bad = daxkit('status', dir, '/nonexistent/p');
     assert.equal(bad.status, 1);
-    assert.equal(bad.stderr, "daxkit: ENOENT: no such file or directory, statx '/nonexistent/p'\n");
+    assert.equal(bad.stderr, 'daxkit: /nonexistent/p: no such file or directory (ENOENT)\n');
     assert.match(bad.stdout, /^PATH/, 'the good path is still shown');
+    assert.match(bad.stdout, /\n\/nonexistent\/p +- +- +- +- +- +no such file or directory \(ENOENT\)\n$/, 'and the bad one has its row');
     const badJson = daxkit('status', '--json', '/nonexistent/p');
     assert.equal(badJson.status, 1);
-    assert.deepEqual(JSON.parse(badJson.stdout), [{ path: '/nonexistent/p', error: { code: 'ENOENT', message: "ENOENT: no such file or directory, statx '/nonexistent/p'" } }]);
+    assert.deepEqual(JSON.parse(badJson.stdout), [{ path: '/nonexistent/p', pathBase64: null, error: { code: 'ENOENT', message: "ENOENT: no such file or directory, open '/nonexistent/p'" } }]);
   });
 
   it('flag set -R --json: a report per path with entries and a summary; get shows the result', function () {
@@ -87,7 +88,7 @@ describe('daxkit status and daxkit flag', function () {
       [['.', true], ['sub', true], ['sub/f', true]],
     );
     const human = daxkit('flag', 'get', dir);
-    assert.match(human.stdout, new RegExp(`^FLAG +DAX +PATH +NOTE\nset +- +${dir}\n$`));
+    assert.match(human.stdout, new RegExp(`^FLAG +DAX +PATH +NOTE\nset +- +${dir} +not on a DAX mount: the device ${mnt.dev} \\(mounted at ${mnt.dir}\\) does not support DAX \\(it is not persistent memory\\); FS_XFLAG_DAX is set but has no effect\n$`));
   });
 
   it('flag clear --dry-run prints the plan and changes nothing', function () {
@@ -105,8 +106,9 @@ describe('daxkit status and daxkit flag', function () {
     try {
       const r = daxkit('flag', 'set', shm);
       assert.equal(r.status, 1);
+      assert.equal(r.stdout.split('\n')[0], `set FS_XFLAG_DAX on ${shm}: failed`, 'the title does not say done');
       assert.match(r.stdout, /failed +FS_XFLAG_DAX is not supported on tmpfs \(mounted at \/dev\/shm\)/);
-      assert.equal(r.stderr, `daxkit: ${shm}: FS_XFLAG_DAX is not supported on tmpfs (mounted at /dev/shm): '${shm}'\n`);
+      assert.equal(r.stderr, `daxkit: ${shm}: FS_XFLAG_DAX is not supported on tmpfs (mounted at /dev/shm)\n`, 'the path once');
       const j = daxkit('flag', 'set', '--json', shm);
       assert.equal(j.status, 1);
       assert.equal((JSON.parse(j.stdout) as Array<{ summary: { failed: number } }>)[0].summary.failed, 1);
@@ -115,17 +117,18 @@ describe('daxkit status and daxkit flag', function () {
     }
     const missing = daxkit('flag', 'get', '/nonexistent/q');
     assert.equal(missing.status, 1);
-    assert.equal(missing.stderr, "daxkit: ENOENT: no such file or directory, statx '/nonexistent/q'\n");
+    assert.equal(missing.stderr, 'daxkit: /nonexistent/q: no such file or directory (ENOENT)\n');
+    assert.match(missing.stdout, /\n- +- +\/nonexistent\/q +no such file or directory \(ENOENT\)\n$/);
   });
 
   it('usage errors exit 2', function () {
     for (const [args, msg] of [
-      [['status'], /^daxkit: no PATH given \(daxkit status PATH\.\.\.\)$/],
-      [['status', '--frob', dir], /^daxkit: Unknown option '--frob'/],
+      [['status'], /^daxkit: no PATH given: daxkit status PATH\.\.\.\nTry 'daxkit status --help' for more information\.$/],
+      [['status', '--frob', dir], /^daxkit: unknown option '--frob'\nTry 'daxkit status --help'/],
       [['flag'], /^daxkit: say get, set or clear/],
-      [['flag', 'toggle', dir], /^daxkit: unknown action 'toggle': get, set or clear$/],
-      [['flag', 'set'], /^daxkit: no PATH given \(daxkit flag set PATH\.\.\.\)$/],
-      [['flag', 'get', '--dry-run', dir], /^daxkit: --dry-run and --atomic go with set and clear$/],
+      [['flag', 'toggle', dir], /^daxkit: unknown action 'toggle': get, set or clear\n/],
+      [['flag', 'set'], /^daxkit: no PATH given: daxkit flag set PATH\.\.\.\n/],
+      [['flag', 'get', '--dry-run', dir], /^daxkit: --dry-run and --atomic go with set and clear\n/],
     ] as const) {
       const r = daxkit(...args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);

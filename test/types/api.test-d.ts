@@ -1,6 +1,22 @@
 // Compile-only checks of the public types (tsc -p tsconfig.json, run by
 // npm test): misuse must not compile. Never executed.
-import { open, statx, DaxMapping, DaxError, DaxMediaError, DaxSystemError, type OpenOptions, type MappingKind, type FlushMechanism } from '../../lib';
+import {
+  open,
+  statx,
+  daxStatus,
+  getDaxFlag,
+  setDaxFlag,
+  badblocks,
+  findBadFiles,
+  clearBadblocks,
+  DaxMapping,
+  DaxError,
+  DaxMediaError,
+  DaxSystemError,
+  type OpenOptions,
+  type MappingKind,
+  type FlushMechanism,
+} from '../../lib';
 
 export function typeChecks(): void {
   const m: DaxMapping = open('/mnt/pmem/f', { size: 4096, create: true, sync: 'required' });
@@ -22,7 +38,7 @@ export function typeChecks(): void {
   const o: OpenOptions = { offset: 0, readonly: true };
   const dax: boolean | null = statx('/x').dax;
   const e = new DaxError('ERR_DAX_CLOSED', 'x');
-  const code: 'ERR_DAX_CLOSED' | 'ERR_DAX_NOT_SUPPORTED' | 'ERR_DAX_TOO_LARGE' | 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED' | 'ERR_DAX_READONLY' | 'ERR_DAX_TOO_MANY_MAPPINGS' = e.code;
+  const code: 'ERR_DAX_CLOSED' | 'ERR_DAX_NOT_SUPPORTED' | 'ERR_DAX_TOO_LARGE' | 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED' | 'ERR_DAX_READONLY' | 'ERR_DAX_TOO_MANY_MAPPINGS' | 'ERR_DAX_TREE_CHANGED' = e.code;
   const off: number | undefined = (null as unknown as DaxMediaError).offset;
   const sc: string = (null as unknown as DaxSystemError).syscall;
   void [kind, mech, u8, ab, buf, addr, o, dax, code, off, sc];
@@ -44,4 +60,24 @@ export function typeChecks(): void {
   // @ts-expect-error not an ERR_DAX_* code
   new DaxError('ERR_OTHER', 'x');
   void k;
+}
+
+/** Paths: a string or the exact bytes; reports give both. */
+export function pathChecks(): void {
+  const name = Buffer.from([0x61, 0xff]);
+  const mnt: number | null = statx(name).mntId;
+  const status: Buffer = daxStatus(name).pathBuffer;
+  const flag: boolean = getDaxFlag(name, { followSymlinks: false });
+  const r = setDaxFlag(new Uint8Array(name), true, { recursive: true, atomic: true });
+  const bytes: Buffer = r.entries[0].pathBuffer;
+  const text: string = r.entries[0].path;
+  const t: Buffer = badblocks(name).targetBuffer;
+  const f: Buffer = findBadFiles(name).files[0].targetBuffer;
+  const c: Buffer = clearBadblocks(name, undefined, { beneath: '/mnt/pmem', allowUncleared: true }).pathBuffer;
+  void [mnt, status, flag, bytes, text, t, f, c];
+  // @ts-expect-error a path is a string or bytes, not a number
+  getDaxFlag(3);
+  // @ts-expect-error an entry's text path is a string
+  const n: Buffer = r.entries[0].path;
+  void n;
 }

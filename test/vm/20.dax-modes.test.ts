@@ -47,7 +47,9 @@ for (const f of pmemFs) {
       remount(f, 'dax=inode');
       const dir = path.join(f.dir, `inode-dir-${Date.now()}`);
       fs.mkdirSync(dir);
-      const r = binding.fsSetXflags(dir, false, FS_XFLAG_DAX, 0);
+      const fd = fs.openSync(dir, 'r');
+      const r = binding.fsSetXflags(fd, FS_XFLAG_DAX, 0, dir);
+      fs.closeSync(fd);
       assert.equal(r.after.xflags & FS_XFLAG_DAX, FS_XFLAG_DAX);
       const file = path.join(dir, 'inherits');
       const m = open(file, { size: MiB, create: true, sync: 'required' });
@@ -64,7 +66,9 @@ for (const f of pmemFs) {
       remount(f, 'dax=never');
       const dir = path.join(f.dir, `never-${Date.now()}`);
       fs.mkdirSync(dir);
-      binding.fsSetXflags(dir, false, FS_XFLAG_DAX, 0);
+      const fd = fs.openSync(dir, 'r');
+      binding.fsSetXflags(fd, FS_XFLAG_DAX, 0, dir);
+      fs.closeSync(fd);
       const file = path.join(dir, 'f');
       const m = open(file, { size: MiB, create: true });
       try {
