@@ -32,8 +32,7 @@ export interface OpenOptions {
 const MiB = 1024 * 1024;
 const HUGE_ALIGN = 2 * MiB;
 const PAGE_SIZE = cpu.pageSize;
-// Linux open(2) flags that fs.constants does not carry.
-const O_PATH = 0o10000000;
+// An open(2) flag that fs.constants does not carry.
 const O_TMPFILE = 0o20200000;
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_NONBLOCK } = fs.constants;
 
@@ -134,26 +133,28 @@ function classify(path: string, st: fs.BigIntStats): Target {
   throw invalidArgValue('target', path, `must be a regular file or a devdax character device; it is ${what}`);
 }
 
+const AT_FDCWD = -100;
+
 // Opens for real what an O_PATH descriptor names: the very inode that was
-// classified, through its /proc/self/fd link. Without /proc, the path is
-// opened again (non-blocking, never as a controlling terminal) and must
-// still be the same inode.
-function reopen(pathFd: number, path: string, st: fs.BigIntStats, flags: number): number {
+// classified, through its /proc/self/fd link (binding.reopen, shared with the
+// tree walk). Without /proc, the path is opened again, non-blocking and never
+// as a controlling terminal, and must still be the same inode.
+function reopen(pathFd: number, path: string, st: fs.BigIntStats, write: boolean): number {
   try {
-    return fs.openSync(`/proc/self/fd/${pathFd}`, flags | O_NOCTTY);
+    return binding.reopen(pathFd, false, write, path);
   } catch (e) {
-    if (codeOf(e) !== 'ENOENT' || fs.existsSync('/proc/self/fd')) throw openError(e, path);
+    if (codeOf(e) !== 'ENOENT' || fs.existsSync('/proc/self/fd')) throw e;
   }
   let fd: number;
   try {
-    fd = fs.openSync(path, flags | O_NOCTTY | O_NONBLOCK);
+    fd = fs.openSync(path, (write ? O_RDWR : O_RDONLY) | O_NOCTTY | O_NONBLOCK);
   } catch (e) {
     throw openError(e, path);
   }
   const again = fs.fstatSync(fd, { bigint: true });
   if (again.dev !== st.dev || again.ino !== st.ino) {
     fs.closeSync(fd);
-    throw new DaxSystemError(-11, 'open', path); // EAGAIN: it was replaced while being opened
+    throw new DaxSystemError(-116, 'open', path); // ESTALE: it was replaced while being opened
   }
   return fd;
 }
@@ -189,21 +190,21 @@ export function open(target: string | number, options?: OpenOptions): DaxMapping
   for (let round = 0; ; round++) {
     let pathFd: number;
     try {
-      pathFd = fs.openSync(path, O_PATH);
+      pathFd = binding.openPath(AT_FDCWD, path, true, path);
     } catch (e) {
       if (codeOf(e) === 'ENOENT' && o.create && round < 3) {
         const m = createAndMap(path, o);
         if (m !== null) return m;
         continue;
       }
-      throw openError(e, path);
+      throw e;
     }
     let fd: number;
     let kind: Target;
     try {
       const st = fs.fstatSync(pathFd, { bigint: true });
       kind = classify(path, st);
-      fd = reopen(pathFd, path, st, o.readonly ? O_RDONLY : O_RDWR);
+      fd = reopen(pathFd, path, st, !o.readonly);
     } finally {
       fs.closeSync(pathFd);
     }
