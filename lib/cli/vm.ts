@@ -12,6 +12,7 @@ this project's node_modules work there), ext4 and xfs mounted -o dax, a devdax
 device, and the PMEM_* variables:
   PMEM_EXT4_DIR, PMEM_XFS_DIR   DAX-mounted filesystems (/mnt/pmem-ext4, /mnt/pmem-xfs)
   PMEM_EXT4_DEV, PMEM_XFS_DEV   their pmem block devices
+  PMEM_EXT4_MOUNT_OPTS, PMEM_XFS_MOUNT_OPTS  their mount options
   PMEM_DEVDAX                   the devdax device (/dev/daxN.M, 2 MiB align)
   PMEM_VM=1                     and PMEM_IMAGES_REUSED=1 when booted on reused --images
 and, for the other kinds of memory when asked for (see below):
