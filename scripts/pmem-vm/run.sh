@@ -47,7 +47,8 @@
 #                        the persistence capability QEMU's NFIT reports for the
 #                        NVDIMMs: the regions' persistence_domain becomes
 #                        cpu_cache or memory_controller (without it QEMU reports
-#                        none: the file is empty, ndctl says unknown)
+#                        none: the regions have no persistence_domain file and
+#                        ndctl says unknown)
 #                                                                   [DAXKIT_VM_NVDIMM_PERSISTENCE]
 #   --nvdimm-unarmed     a fourth, 64 MiB NVDIMM with unarmed=on: the kernel
 #                        makes its region read-only; it gets no labels, so its

@@ -153,6 +153,7 @@ describe('the VM harness kinds of memory (one guest with all of them, a power cu
       assert.deepEqual(r.namespaces?.map((n) => n.blockdev), [path.basename(dev)]);
       assert.equal(r.persistence_domain, 'unknown', 'virtio-pmem reports no persistence domain');
       assert.equal(f.ndRegions[f.env.PMEM_VIRTIO_REGION].provider, 'virtio-pmem');
+      assert.equal(f.ndRegions[f.env.PMEM_VIRTIO_REGION].persistenceDomain, null, 'no persistence_domain file');
       assertDaxExt4(f, dev, f.env.PMEM_VIRTIO_DIR);
     });
 
