@@ -182,11 +182,12 @@ HOSTDIR=$(cd "$HOSTDIR" && pwd -P)
 case "$HOSTDIR" in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*) say "refusing to share $HOSTDIR"; exit 2 ;; esac
 
 # ---------------------------------------------------------------- sizes and kinds
-bytes() { numfmt --from=iec "${1%B}" 2>/dev/null || { say "not a size: $1"; exit 2; }; }
+# Sizes as QEMU and the kernel write them: 512M, 2g, 1GB.
+bytes() { local v=${1^^}; numfmt --from=iec "${v%B}" 2>/dev/null || { say "not a size: $1"; exit 2; }; }
 mib() { echo "$(($1 >> 20))M"; }
 size_opt() { # OPTION VALUE MULTIPLE_MIB: the size in bytes, or a usage error
-  local b
-  b=$(numfmt --from=iec "${2%B}" 2>/dev/null) || { say "$1 needs a size such as 256M (got '$2')"; exit 2; }
+  local b v=${2^^}
+  b=$(numfmt --from=iec "${v%B}" 2>/dev/null) || { say "$1 needs a size such as 256M (got '$2')"; exit 2; }
   [ "$b" -gt 0 ] && [ $((b % ($3 << 20))) = 0 ] || { say "$1 must be a positive multiple of $3M (got $2)"; exit 2; }
   echo "$b"
 }

@@ -68,11 +68,11 @@ raw_blockdev() { # region
   for b in /sys/bus/nd/devices/$1/namespace*/block/pmem*; do [ -e "$b" ] && echo "${b##*/}" && return 0; done
   return 1
 }
-# Polls COMMAND... every 0.1 s for up to 10 s: device probing after a modprobe
-# or a new region is asynchronous.
+# Polls COMMAND... every 0.1 s for up to 30 s: device probing after a modprobe
+# or a new region is asynchronous, and slow on a busy host under TCG.
 settle() {
   local i
-  for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
+  for i in $(seq 300); do "$@" && return 0; sleep 0.1; done
   return 1
 }
 
