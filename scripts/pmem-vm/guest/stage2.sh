@@ -99,6 +99,15 @@ dax_ext4() { # dev dir
   chmod 1777 "$2"
 }
 
+# The drivers of the other kinds of memory load now, in the background, so
+# that their devices probe while the NVDIMMs are set up.
+KIND_MODS=()
+[ "$VIRTIO" = 1 ] && KIND_MODS+=(virtio_pmem)
+[ "$HMEM" = 1 ] && KIND_MODS+=(dax_hmem)
+[ "$CXL" = 1 ] && KIND_MODS+=(cxl_acpi cxl_pci cxl_mem cxl_pmem)
+MODPROBE_PID=''
+if [ ${#KIND_MODS[@]} -gt 0 ]; then modprobe -a "${KIND_MODS[@]}" & MODPROBE_PID=$!; fi
+
 # The unarmed NVDIMM (QEMU unarmed=on) is the one whose NFIT flags say
 # not_armed; the kernel makes its region read-only. It is left without
 # labels, so its region holds one raw namespace (a read-only /dev/pmemN).
@@ -159,10 +168,11 @@ if [ "$LEGACY" = 1 ]; then
   [ -n "${PMEM_LEGACY_DEV:-}" ] || fail "no legacy (memmap=) pmem device appeared"
 fi
 
+if [ -n "$MODPROBE_PID" ]; then wait "$MODPROBE_PID" || fail "modprobe ${KIND_MODS[*]} failed"; fi
+
 # ---- virtio-pmem: a label-less region on a bus of its own (provider
 # virtio-pmem), one raw namespace; ext4 goes straight on its /dev/pmemN.
 if [ "$VIRTIO" = 1 ]; then
-  modprobe virtio_pmem || fail "modprobe virtio_pmem failed"
   virtio_found() {
     local r b
     for r in $(regions_of virtio-pmem); do b=$(raw_blockdev "$r") && echo "$r $b" && return 0; done
@@ -180,7 +190,6 @@ fi
 # ---- soft-reserved memory (memmap=...+0xefffffff): dax_hmem makes a devdax
 # device of it under /sys/devices/platform/hmem.N, outside any nd region.
 if [ "$HMEM" = 1 ]; then
-  modprobe dax_hmem || fail "modprobe dax_hmem failed"
   hmem_found() {
     local d
     for d in /sys/bus/dax/devices/dax*; do
@@ -198,7 +207,6 @@ fi
 # reused images the namespace label in the device's label area, and the
 # fsdax info block on the media, bring the same namespace back.
 if [ "$CXL" = 1 ]; then
-  modprobe -a cxl_acpi cxl_pci cxl_mem cxl_pmem || fail "modprobe of the CXL drivers failed"
   cxl_dev() { # devtype: the first CXL device of that type
     local d
     for d in /sys/bus/cxl/devices/*; do
