@@ -25,8 +25,23 @@ export function vmBlocker(): string | null {
   return null;
 }
 
+/**
+ * The harness's options that take a value, as run.sh spells them. `daxkit vm`
+ * passes these (and VM_FLAGS) through; the kinds of memory are among them:
+ * `--virtio-pmem SIZE`, `--hmem SIZE`, `--cxl SIZE`, `--nvdimm-persistence
+ * cpu|mem-ctrl`.
+ */
+export const VM_VALUE_OPTIONS: readonly string[] = [
+  '--mem', '--cpus', '--ext4-size', '--xfs-size', '--devdax-size', '--dax', '--ext4-mount', '--xfs-mount',
+  '--legacy', '--virtio-pmem', '--hmem', '--cxl', '--nvdimm-persistence',
+  '--images', '--timeout', '--env', '--accel',
+];
+
+/** The harness's options without a value. */
+export const VM_FLAGS: readonly string[] = ['--nvdimm-unarmed', '--keep', '--no-pmem-setup', '--verbose'];
+
 export interface VmOptions {
-  /** Extra run.sh options, e.g. ['--dax', 'inode'] or ['--images', dir]. */
+  /** Extra run.sh options (VM_VALUE_OPTIONS, VM_FLAGS), e.g. ['--dax', 'inode'], ['--images', dir] or ['--cxl', '256M']. */
   args?: string[];
   env?: NodeJS.ProcessEnv;
   /** Inherit stdio (default) or capture stdout/stderr. */

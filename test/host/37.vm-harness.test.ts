@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { VM_RUNNER } from '../../lib/vm';
+import { VM_FLAGS, VM_RUNNER, VM_VALUE_OPTIONS, vmBlocker } from '../../lib/vm';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 
@@ -34,5 +34,71 @@ describe('the VM harness refuses a cache that cannot work', function () {
     const inRepo = runner(path.join(ROOT, 'vm-cache'));
     assert.equal(inRepo.status, 125);
     assert.match(inRepo.stderr, /inside a git work tree/);
+  });
+});
+
+describe('the VM harness options for the kinds of memory', function () {
+  const usage = spawnSync(VM_RUNNER, ['--help'], { encoding: 'utf8' }).stderr;
+
+  it('run.sh --help documents exactly the options daxkit vm passes through, each with a value or without as daxkit vm takes it', function () {
+    const documented = new Map<string, boolean>();
+    for (const m of usage.matchAll(/^ {2}(--[a-z0-9-]+)(?: (\S+))?/gm)) documented.set(m[1], m[2] !== undefined);
+    documented.delete('--help');
+    const passed = new Map<string, boolean>([...VM_VALUE_OPTIONS.map((o) => [o, true] as const), ...VM_FLAGS.map((o) => [o, false] as const)]);
+    assert.deepEqual([...documented].sort(), [...passed].sort());
+    for (const o of ['--virtio-pmem', '--hmem', '--cxl', '--nvdimm-persistence', '--nvdimm-unarmed', '--legacy']) assert.ok(passed.has(o), o);
+  });
+
+  it('run.sh --help, daxkit vm --help and the README name the same guest variables', function () {
+    const vars = (text: string): string[] => [...new Set(text.match(/\bPMEM_[A-Z0-9_]+/g))].sort();
+    const cli = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'lib', 'cli.js'), 'vm', '--help'], { encoding: 'utf8' }).stdout;
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const vmSection = readme.slice(readme.indexOf('## Real DAX without pmem hardware'), readme.indexOf('\n## ', readme.indexOf('## Real DAX without pmem hardware') + 1));
+    const fromRunner = vars(usage);
+    for (const v of ['PMEM_VIRTIO_DIR', 'PMEM_VIRTIO_DEV', 'PMEM_HMEM_DEVDAX', 'PMEM_CXL_DIR', 'PMEM_CXL_DEV', 'PMEM_CXL_MEMDEV', 'PMEM_CXL_REGION', 'PMEM_UNARMED_REGION']) assert.ok(fromRunner.includes(v), v);
+    assert.deepEqual(vars(cli), fromRunner, 'daxkit vm --help');
+    assert.deepEqual(vars(vmSection), fromRunner, 'the README section on the VM');
+  });
+
+  it('refuses bad sizes and values before it boots anything (exit 2, with the reason)', function () {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DAXKIT_VM_')));
+    for (const [args, msg] of [
+      [['--cxl', '100M'], /--cxl must be a positive multiple of 256M \(got 100M\)/],
+      [['--cxl', 'lots'], /--cxl needs a size such as 256M \(got 'lots'\)/],
+      [['--virtio-pmem', '8M'], /--virtio-pmem must be a positive multiple of 16M/],
+      [['--hmem', '3M'], /--hmem must be a positive multiple of 2M/],
+      [['--legacy', '1M'], /--legacy must be a positive multiple of 2M/],
+      [['--nvdimm-persistence', 'none'], /--nvdimm-persistence must be cpu or mem-ctrl \(got 'none'\)/],
+      // 1G + 1G reaches the end of 2G of RAM (pc machine).
+      [['--hmem', '1G'], /take guest RAM from 1024M to 2048M .* give --mem from 2064M up to 3583M/],
+      // --legacy first, then --hmem, from 1G: 1G + 256M + 3G is beyond any RAM below 4G.
+      [['--legacy', '256M', '--hmem', '3G'], /from 1024M to 4352M .* at most 3583M of RAM below 4G: make them smaller/],
+      // With CXL (q35), 3G of RAM keeps only 2G below 4G.
+      [['--cxl', '256M', '--mem', '3G', '--hmem', '1G'], /below 4G ends at 2048M: give --mem from 2064M up to 2815M \(from --mem 2816M on, QEMU's q35 machine keeps only 2048M below 4G\)/],
+    ] as const) {
+      const r = spawnSync(VM_RUNNER, [...args, ROOT, '--', 'true'], { encoding: 'utf8', env, timeout: 10_000 });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg, args.join(' '));
+      assert.doesNotMatch(r.stderr, /booting/);
+    }
+  });
+
+  const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'lib', 'cli.js'), 'vm', ...args], { encoding: 'utf8', timeout: 10_000 });
+
+  it('daxkit vm takes a value after each of them but --nvdimm-unarmed', function () {
+    for (const o of ['--virtio-pmem', '--hmem', '--cxl', '--nvdimm-persistence']) {
+      const r = cli('--nvdimm-unarmed', o);
+      assert.equal(r.status, 2, o);
+      assert.equal(r.stderr, `daxkit: option ${o} needs a value\n`);
+    }
+  });
+
+  const blocker = vmBlocker();
+  const t = blocker === null ? it : (title: string) => it(`${title} [pending: ${blocker}]`);
+  t('daxkit vm passes them through to run.sh', function () {
+    // run.sh itself rejects the last one, so every option before it reached run.sh.
+    const r = cli('--nvdimm-unarmed', '--nvdimm-persistence', 'cpu', '--virtio-pmem', '16M', '--hmem', '2m', '--legacy', '2M', '--cxl', '100M', '--', 'true');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^\[daxkit-vm\] --cxl must be a positive multiple of 256M \(got 100M\)$/m);
   });
 });

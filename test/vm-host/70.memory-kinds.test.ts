@@ -1,0 +1,305 @@
+// The harness's kinds of memory, booted from the host: ONE guest with all of
+// them at once (virtio-pmem, soft-reserved memory as devdax, CXL persistent
+// memory, NVDIMMs reporting the memory-controller persistence domain, an
+// unarmed NVDIMM, legacy memmap= pmem), a power cut, and a second guest on
+// the same images with the cpu-cache persistence domain. The guest side
+// (test/fixtures/memory-kinds.ts) only collects what ndctl, daxctl, cxl,
+// xfs_io, blockdev, dd and the kernel say; every judgement is here.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runInVm, vmBlocker } from '../../lib/vm';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const blocker = vmBlocker();
+const RECORDS = 1000;
+const TOKEN = 'written-before-the-power-cut';
+const MiB = 1 << 20;
+const SIZE = '256M';
+// The NFIT NVDIMMs are made small (xfs needs its 1G) to keep the boots short.
+const COMMON = ['--ext4-size', '256M', '--devdax-size', '128M', '--virtio-pmem', SIZE, '--cxl', SIZE, '--nvdimm-unarmed'];
+const BOOT1 = [...COMMON, '--hmem', SIZE, '--legacy', SIZE, '--nvdimm-persistence', 'mem-ctrl'];
+const BOOT2 = [...COMMON, '--nvdimm-persistence', 'cpu'];
+
+interface NdNamespace {
+  dev: string;
+  mode: string;
+  uuid?: string;
+  blockdev?: string;
+  chardev?: string;
+}
+interface NdRegion {
+  dev: string;
+  size: number;
+  persistence_domain?: string;
+  namespaces?: NdNamespace[];
+}
+interface NdBus {
+  provider: string;
+  dev: string;
+  dimms?: Array<{ dev: string; flag_failed_arm?: boolean }>;
+  regions?: NdRegion[];
+}
+interface Ran {
+  status: number | null;
+  out: string;
+}
+interface Mount {
+  dev: string;
+  dir: string;
+  fstype: string;
+  opts: string[];
+}
+interface MappingFacts {
+  mapSync: Ran;
+  shared: Ran;
+  statxAttributes: string | null;
+  daxkitRequired: { code?: string; message?: string; mapSync?: boolean };
+  daxkitAuto: { mapSync: boolean; kind: string; flushMechanism: string };
+}
+interface Facts {
+  env: Record<string, string>;
+  ndctl: NdBus[];
+  daxctl: Array<{ path: string; devices?: Array<{ chardev: string; size: number; mode: string }> }>;
+  cxlMemdevs: Array<{ memdev: string; pmem_size?: number; serial?: number }>;
+  cxlRegions: Array<{ region: string; resource: number; size: number; decode_state: string; mappings?: Array<{ memdev: string }> }>;
+  mounts: Mount[];
+  ndRegions: Record<string, { provider: string | null; persistenceDomain: string | null; readOnly: string | null; resource: string | null }>;
+  iomem: string[];
+  hmem?: { sysfs: string; size: string | null; isCharDevice: boolean; inNdRegion: boolean };
+  unarmed?: { getro: Ran; write: Ran; reconfigure: Ran; namespacesAfter: NdNamespace[] };
+  virtio?: MappingFacts & { token?: string | null };
+  cxl?: {
+    mapping?: MappingFacts;
+    umount?: Ran;
+    mount?: Ran;
+    readBack?: string | null;
+    written?: string;
+    mountAfter?: Mount | null;
+    logExists?: boolean;
+    intact?: number;
+    token?: string | null;
+  };
+  crashWriter?: { records: number; mapSync: boolean };
+}
+
+function lastJson(stdout: string): Facts {
+  const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  assert.ok(line, `no JSON in the guest's output: ${stdout}`);
+  return JSON.parse(line) as Facts;
+}
+
+function bus(f: Facts, provider: string): NdBus {
+  const b = f.ndctl.find((x) => x.provider === provider);
+  assert.ok(b, `ndctl lists no bus with provider ${provider}: ${f.ndctl.map((x) => x.provider).join(', ')}`);
+  return b;
+}
+
+function region(b: NdBus, name: string): NdRegion {
+  const r = b.regions?.find((x) => x.dev === name);
+  assert.ok(r, `ndctl lists no ${name} on the ${b.provider} bus (${(b.regions ?? []).map((x) => x.dev).join(', ')})`);
+  return r;
+}
+
+function mountOf(f: Facts, dir: string): Mount {
+  const m = f.mounts.find((x) => x.dir === dir);
+  assert.ok(m, `nothing is mounted at ${dir}`);
+  return m;
+}
+
+/** [start, end] of the /proc/iomem line whose name is NAME. */
+function iomemRange(f: Facts, name: string): [bigint, bigint] {
+  const line = f.iomem.find((l) => l.endsWith(`: ${name}`));
+  assert.ok(line, `/proc/iomem has no ${name}: ${f.iomem.join(' | ')}`);
+  const [a, b] = line.split(' ')[0].split('-');
+  return [BigInt(`0x${a}`), BigInt(`0x${b}`)];
+}
+
+function assertDaxExt4(f: Facts, dev: string, dir: string): void {
+  const m = mountOf(f, dir);
+  assert.equal(m.dev, dev);
+  assert.equal(m.fstype, 'ext4');
+  assert.ok(m.opts.includes('dax=always'), `${dir} is mounted ${m.opts.join(',')}`);
+}
+
+const STATX_ATTR_DAX = 0x200000n;
+
+describe('the VM harness kinds of memory (one guest with all of them, a power cut, a second guest on the same images)', function () {
+  if (blocker !== null) {
+    it(`virtio-pmem, hmem, CXL, NFIT persistence domains, an unarmed NVDIMM and memmap= in one guest, across a power cut [pending: ${blocker}]`);
+    return;
+  }
+  let images: string;
+  before(() => (images = fs.mkdtempSync(path.join(process.env.DAXKIT_VM_CACHE ?? os.tmpdir(), 'daxkit-kinds-'))));
+  after(() => fs.rmSync(images, { recursive: true, force: true }));
+
+  describe(`boot 1: ${BOOT1.join(' ')}`, function () {
+    let f: Facts;
+    before(async function () {
+      const t0 = Date.now();
+      const r = await runInVm(ROOT, ['node', 'dist/test/fixtures/memory-kinds.js', 'boot1', String(RECORDS)], { args: [...BOOT1, '--images', images], capture: true });
+      assert.equal(r.code, 0, `boot 1: ${r.stderr}`);
+      assert.match(r.stderr, /powered off hard by pmem-crash/);
+      f = lastJson(r.stdout);
+      console.log(`      (boot 1 with every kind, to the power cut: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    });
+
+    it('virtio-pmem: its /dev/pmemN is a namespace of a region on the virtio-pmem bus, with ext4 mounted dax=always', function () {
+      const dev = f.env.PMEM_VIRTIO_DEV;
+      assert.match(dev, /^\/dev\/pmem\d+$/);
+      const r = region(bus(f, 'virtio-pmem'), f.env.PMEM_VIRTIO_REGION);
+      assert.equal(r.size, 256 * MiB);
+      assert.deepEqual(r.namespaces?.map((n) => n.blockdev), [path.basename(dev)]);
+      assert.equal(r.persistence_domain, 'unknown', 'virtio-pmem reports no persistence domain');
+      assert.equal(f.ndRegions[f.env.PMEM_VIRTIO_REGION].provider, 'virtio-pmem');
+      assert.equal(f.ndRegions[f.env.PMEM_VIRTIO_REGION].persistenceDomain, null, 'no persistence_domain file');
+      assertDaxExt4(f, dev, f.env.PMEM_VIRTIO_DIR);
+    });
+
+    it('virtio-pmem: a file there is DAX, yet MAP_SYNC is refused (EOPNOTSUPP) while a plain shared mapping works', function () {
+      const v = f.virtio!;
+      assert.ok(v.statxAttributes !== null && (BigInt(v.statxAttributes) & STATX_ATTR_DAX) !== 0n, `statx attributes ${v.statxAttributes}`);
+      assert.notEqual(v.mapSync.status, 0);
+      assert.match(v.mapSync.out, /mmap: Operation not supported/);
+      assert.equal(v.shared.status, 0, v.shared.out);
+      assert.equal(v.daxkitRequired.code, 'ERR_DAX_NOT_SUPPORTED', JSON.stringify(v.daxkitRequired));
+      assert.deepEqual(v.daxkitAuto, { mapSync: false, kind: 'fsdax', flushMechanism: 'msync' });
+    });
+
+    it('hmem: a devdax device of platform hmem.N under /sys/bus/dax, of the size asked for, in no nd region', function () {
+      const dev = f.env.PMEM_HMEM_DEVDAX;
+      assert.match(dev, /^\/dev\/dax\d+\.\d+$/);
+      const name = path.basename(dev);
+      const h = f.hmem!;
+      assert.ok(h.isCharDevice);
+      assert.match(h.sysfs, new RegExp(`/devices/platform/hmem\\.\\d+/${name.replace('.', '\\.')}$`));
+      assert.equal(Number(h.size), 256 * MiB);
+      assert.equal(h.inNdRegion, false);
+      const dr = f.daxctl.find((x) => x.devices?.some((d) => d.chardev === name));
+      assert.ok(dr, `daxctl does not list ${name}`);
+      assert.match(dr.path, /^\/platform\/hmem\.\d+$/);
+      assert.deepEqual(dr.devices?.map((d) => [d.chardev, d.size, d.mode]), [[name, 256 * MiB, 'devdax']]);
+      for (const b of f.ndctl) for (const r of b.regions ?? []) for (const n of r.namespaces ?? []) assert.notEqual(n.chardev, name, `ndctl puts ${name} in ${r.dev}`);
+      const [s, e] = iomemRange(f, 'Soft Reserved');
+      assert.equal(e - s + 1n, BigInt(256 * MiB));
+    });
+
+    it('CXL: the memdev, a committed cxl region mapping it, and its nd region (provider CXL, persistence_domain memory_controller)', function () {
+      const md = f.cxlMemdevs.find((m) => m.memdev === f.env.PMEM_CXL_MEMDEV);
+      assert.ok(md, `cxl list -M has no ${f.env.PMEM_CXL_MEMDEV}`);
+      assert.equal(md.pmem_size, 256 * MiB);
+      const cr = f.cxlRegions.find((r) => r.region === f.env.PMEM_CXL_REGION);
+      assert.ok(cr, `cxl list -R has no ${f.env.PMEM_CXL_REGION}`);
+      assert.equal(cr.decode_state, 'commit');
+      assert.equal(cr.size, 256 * MiB);
+      assert.deepEqual(cr.mappings?.map((m) => m.memdev), [f.env.PMEM_CXL_MEMDEV]);
+      const nr = region(bus(f, 'CXL'), f.env.PMEM_CXL_ND_REGION);
+      assert.equal(nr.persistence_domain, 'memory_controller');
+      assert.equal(f.ndRegions[f.env.PMEM_CXL_ND_REGION].persistenceDomain, 'memory_controller');
+      assert.equal(BigInt(f.ndRegions[f.env.PMEM_CXL_ND_REGION].resource ?? -1), BigInt(cr.resource), 'the nd region sits where the cxl region is');
+      const ns = nr.namespaces ?? [];
+      assert.deepEqual(ns.map((n) => [n.dev, n.mode, n.blockdev]), [[f.env.PMEM_CXL_NAMESPACE, 'fsdax', path.basename(f.env.PMEM_CXL_DEV)]]);
+    });
+
+    it('CXL: ext4 mounted dax=always, MAP_SYNC accepted, a file read back after a remount', function () {
+      assertDaxExt4(f, f.env.PMEM_CXL_DEV, f.env.PMEM_CXL_DIR);
+      const c = f.cxl!;
+      assert.equal(c.mapping!.mapSync.status, 0, c.mapping!.mapSync.out);
+      assert.ok(c.mapping!.statxAttributes !== null && (BigInt(c.mapping!.statxAttributes) & STATX_ATTR_DAX) !== 0n);
+      assert.equal(c.mapping!.daxkitRequired.mapSync, true, JSON.stringify(c.mapping!.daxkitRequired));
+      assert.equal(c.umount!.status, 0, c.umount!.out);
+      assert.equal(c.mount!.status, 0, c.mount!.out);
+      assert.equal(c.readBack, c.written);
+      assert.ok(c.mountAfter?.opts.includes('dax=always'), JSON.stringify(c.mountAfter));
+      assert.deepEqual(f.crashWriter, { records: RECORDS, mapSync: true });
+    });
+
+    it('--nvdimm-persistence mem-ctrl: every NFIT region says memory_controller, and only the NFIT ones follow the option', function () {
+      assert.equal(f.env.PMEM_NVDIMM_PERSISTENCE, 'mem-ctrl');
+      const regions = bus(f, 'ACPI.NFIT').regions ?? [];
+      assert.equal(regions.length, 4, 'ext4, xfs, devdax and the unarmed NVDIMM');
+      for (const r of regions) {
+        assert.equal(r.persistence_domain, 'memory_controller', r.dev);
+        assert.equal(f.ndRegions[r.dev].persistenceDomain, 'memory_controller', r.dev);
+      }
+      assert.equal(region(bus(f, 'virtio-pmem'), f.env.PMEM_VIRTIO_REGION).persistence_domain, 'unknown');
+      for (const r of bus(f, 'e820').regions ?? []) assert.equal(r.persistence_domain, 'unknown', r.dev);
+    });
+
+    it('--nvdimm-unarmed: ndctl flags the DIMM failed-arm, its region is read-only, writes and reconfiguration are refused', function () {
+      const nfit = bus(f, 'ACPI.NFIT');
+      const unarmed = f.env.PMEM_UNARMED_NMEM;
+      assert.deepEqual(nfit.dimms?.filter((d) => d.flag_failed_arm).map((d) => d.dev), [unarmed]);
+      for (const r of nfit.regions ?? []) assert.equal(f.ndRegions[r.dev].readOnly, r.dev === f.env.PMEM_UNARMED_REGION ? '1' : '0', r.dev);
+      const ns = region(nfit, f.env.PMEM_UNARMED_REGION).namespaces ?? [];
+      assert.deepEqual(ns.map((n) => [n.mode, n.blockdev]), [['raw', path.basename(f.env.PMEM_UNARMED_DEV)]]);
+      const u = f.unarmed!;
+      assert.equal(u.getro.out.trim(), '1');
+      assert.notEqual(u.write.status, 0);
+      assert.match(u.write.out, /Operation not permitted/);
+      assert.notEqual(u.reconfigure.status, 0);
+      assert.match(u.reconfigure.out, /read-only/);
+      assert.deepEqual(u.namespacesAfter.map((n) => n.mode), ['raw']);
+    });
+
+    it('--legacy alongside: a memmap= pmem device on the e820 bus at 1G, the soft-reserved range right after it', function () {
+      const r = bus(f, 'e820').regions ?? [];
+      assert.deepEqual(r.flatMap((x) => (x.namespaces ?? []).map((n) => n.blockdev)), [path.basename(f.env.PMEM_LEGACY_DEV)]);
+      const [ls, le] = iomemRange(f, 'Persistent Memory (legacy)');
+      const [hs] = iomemRange(f, 'Soft Reserved');
+      assert.equal(ls, 1n << 30n);
+      assert.equal(le - ls + 1n, BigInt(256 * MiB));
+      assert.ok(hs > le, 'the two ranges do not overlap');
+    });
+
+    it('the three NVDIMMs are set up as in a default boot: ext4 and xfs mounted with dax, a devdax device', function () {
+      assert.match(f.env.PMEM_DEVDAX, /^\/dev\/dax\d+\.\d+$/);
+      assert.equal(mountOf(f, f.env.PMEM_EXT4_DIR).dev, f.env.PMEM_EXT4_DEV);
+      assert.equal(mountOf(f, f.env.PMEM_XFS_DIR).dev, f.env.PMEM_XFS_DEV);
+      for (const d of [f.env.PMEM_EXT4_DIR, f.env.PMEM_XFS_DIR]) assert.ok(mountOf(f, d).opts.includes('dax=always'), d);
+      assert.equal(f.env.PMEM_IMAGES_REUSED, '0');
+    });
+
+    describe(`boot 2, after the power cut, on the same images: ${BOOT2.join(' ')}`, function () {
+      let g: Facts;
+      before(async function () {
+        const t0 = Date.now();
+        const r = await runInVm(ROOT, ['node', 'dist/test/fixtures/memory-kinds.js', 'boot2', String(RECORDS)], { args: [...BOOT2, '--images', images], capture: true });
+        assert.equal(r.code, 0, `boot 2: ${r.stderr}`);
+        assert.match(r.stderr, /booting on the existing images/);
+        g = lastJson(r.stdout);
+        console.log(`      (boot 2 on the reused images: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      });
+
+      it('CXL: a new region, the same namespace from the label area, every persisted record and the fsynced file', function () {
+        assert.equal(g.env.PMEM_IMAGES_REUSED, '1');
+        const uuid = (x: Facts): string | undefined => region(bus(x, 'CXL'), x.env.PMEM_CXL_ND_REGION).namespaces?.[0]?.uuid;
+        assert.ok(uuid(f));
+        assert.equal(uuid(g), uuid(f));
+        assert.equal(g.cxlRegions.find((r) => r.region === g.env.PMEM_CXL_REGION)?.decode_state, 'commit');
+        assertDaxExt4(g, g.env.PMEM_CXL_DEV, g.env.PMEM_CXL_DIR);
+        assert.equal(g.cxl!.logExists, true);
+        assert.equal(g.cxl!.intact, RECORDS, 'every persisted record survived');
+        assert.equal(g.cxl!.token, TOKEN);
+      });
+
+      it('virtio-pmem: the reused image keeps its filesystem and the fsynced file', function () {
+        assertDaxExt4(g, g.env.PMEM_VIRTIO_DEV, g.env.PMEM_VIRTIO_DIR);
+        assert.equal(g.virtio!.token, TOKEN);
+      });
+
+      it('--nvdimm-persistence cpu: every NFIT region says cpu_cache; the unarmed one is still read-only', function () {
+        assert.equal(g.env.PMEM_NVDIMM_PERSISTENCE, 'cpu');
+        const regions = bus(g, 'ACPI.NFIT').regions ?? [];
+        assert.equal(regions.length, 4);
+        for (const r of regions) {
+          assert.equal(r.persistence_domain, 'cpu_cache', r.dev);
+          assert.equal(g.ndRegions[r.dev].persistenceDomain, 'cpu_cache', r.dev);
+        }
+        assert.equal(g.ndRegions[g.env.PMEM_UNARMED_REGION].readOnly, '1');
+        assert.equal(region(bus(g, 'CXL'), g.env.PMEM_CXL_ND_REGION).persistence_domain, 'memory_controller', 'CXL does not follow the NFIT option');
+      });
+    });
+  });
+});
