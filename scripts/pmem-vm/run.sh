@@ -432,6 +432,12 @@ mkfifo "$RUN/stdout.fifo" "$RUN/stderr.fifo"
 total=$(($(bytes "$EXT4_BACK") + $(bytes "$XFS_BACK") + $(bytes "$DEVDAX_BACK") + VIRTIO_B))
 [ "$UNARMED" = 1 ] && total=$((total + $(bytes "$UNARMED_BACK")))
 MAXMEM=$((($(bytes "$MEM") + total) / 1048576 + 4096))M
+# auto wants hardware-assisted KVM. PVM (module kvm_pvm: KVM without VT-x or
+# AMD-V, inside cloud VMs) also offers /dev/kvm, but only a kernel built as a
+# PVM guest runs natively there; Debian's kernel runs in KVM's instruction
+# emulator at about a million instructions a second, some 600 times slower
+# than TCG (it did not finish decompressing itself in 10 minutes), whatever
+# the -cpu model. -cpu host on PVM even aborts: it cannot set MSR 0x10a.
 if [ "$ACCEL" = auto ]; then
   ACCEL=tcg
   if [ -w /dev/kvm ] && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then ACCEL=kvm; fi
