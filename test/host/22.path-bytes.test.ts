@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { binding } from '../../lib/binding';
-import { base64IfNotText, isPlainText, jsonText, pathBytes, pathText, shown } from '../../lib/path-bytes';
-import { mountId } from '../../lib/tree-walk';
+import { base64IfNotText, isPlainText, jsonText, pathBytes, pathText, shown } from '../../lib/fs/path-bytes';
+import { mountId } from '../../lib/fs/tree-walk';
 
 describe('path text', function () {
   it('any bytes round-trip through the text (10000 random names, with UTF-8 and broken sequences mixed in)', function () {
