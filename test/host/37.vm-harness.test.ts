@@ -89,7 +89,7 @@ describe('the VM harness options for the kinds of memory', function () {
     for (const o of ['--virtio-pmem', '--hmem', '--cxl', '--nvdimm-persistence']) {
       const r = cli('--nvdimm-unarmed', o);
       assert.equal(r.status, 2, o);
-      assert.equal(r.stderr, `daxkit: option ${o} needs a value\n`);
+      assert.equal(r.stderr, `daxkit: option '${o}' needs a value\nTry 'daxkit vm --help' for more information.\n`);
     }
   });
 
