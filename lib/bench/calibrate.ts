@@ -1,4 +1,4 @@
-// The calibration: the native limits (native/calibrate.cc) next to the JS
+// The calibration: the native limits (native/calibrate/calibrate.cc) next to the JS
 // paths that should come close to them, each measured in a child process of
 // its own with the same sampler as the benchmark jobs.
 //

@@ -89,7 +89,7 @@ async function localRun(arg: string, opts: BenchOptions, progress: Progress, lab
     // A prebuilt binary older than native/calibrate.cc has no calibration.
     const calibrationBuilt = typeof binding.calibrateNoop === 'function';
     if (opts.calibrate && !calibrationBuilt) {
-      notes.push('This daxkit binary was built without the native calibration (native/calibrate.cc): rebuild it (npm run rebuild, or npm run prebuild for the package) to get the target ratios.');
+      notes.push('This daxkit binary was built without the native calibration (native/calibrate/calibrate.cc): rebuild it (npm run rebuild, or npm run prebuild for the package) to get the target ratios.');
     }
     if (opts.calibrate && calibrationBuilt) {
       let calSize = Math.min(size, CAL_MAX);

@@ -1,4 +1,4 @@
-// The text daxkit gives names (lib/path-bytes.ts): lossless for any bytes,
+// The text daxkit gives names (lib/fs/path-bytes.ts): lossless for any bytes,
 // the name itself for UTF-8, and escaped exactly once for JSON and for a
 // terminal; and the mount id the walk falls back to on older kernels.
 import * as assert from 'node:assert/strict';

@@ -1,25 +1,12 @@
-// CPU cache-flush and copy primitives, chosen once by CPUID (napi-free).
+// The instructions persist() and copyPersist() run: cache-line write-back
+// with the instruction cpu() chose, SFENCE, and copies into and out of the
+// mapping, plain or non-temporal (napi-free).
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 namespace dax {
-
-enum FlushKind : int { kFlushNone = 0, kFlushClflush = 1, kFlushClflushopt = 2, kFlushClwb = 3 };
-
-struct CpuInfo {
-  FlushKind flush;       // best available line write-back instruction
-  bool has_clflush;
-  bool has_clflushopt;
-  bool has_clwb;
-  bool has_sse2;         // non-temporal 16-byte stores (MOVNTDQ)
-  uint32_t line_size;    // CLFLUSH line size from CPUID leaf 1
-};
-
-// Detects the CPU once. DAXKIT_NO_CLWB=1 and DAXKIT_NO_CLFLUSHOPT=1 downgrade
-// the choice, so that every flush path can be exercised on one machine.
-const CpuInfo& cpu();
 
 // Writes back every cache line touched by [p, p + n) with the chosen
 // instruction, and returns how many lines that was. No fence: see drain().

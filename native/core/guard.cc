@@ -1,5 +1,7 @@
 #include "guard.h"
 
+#include <dlfcn.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -142,9 +144,25 @@ void watchdog_main() {
   }
 }
 
+// Node unloads (dlclose) an addon that only workers loaded when the last of
+// them exits. The handler and the watchdog thread are process-wide and
+// outlive any worker, so the library they are in must never be unloaded.
+void pin_library() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&pin_library), &info) != 0 && info.dli_fname != nullptr) {
+      dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    }
+  });
+}
+
 }  // namespace
 
-void install_sigbus_handler() { reassert_sigbus_handler(); }
+void install_sigbus_handler() {
+  pin_library();
+  reassert_sigbus_handler();
+}
 
 bool reassert_sigbus_handler() {
   std::lock_guard<std::mutex> lock(install_mu());

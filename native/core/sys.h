@@ -66,7 +66,7 @@ struct StatxResult {
 // basic stats and the mount id.
 int statx_path(int dirfd, const char* path, bool follow, StatxResult* out);
 
-// The walk of a tree by file descriptor (lib/tree-walk.ts). Nothing is ever
+// The walk of a tree by file descriptor (lib/fs/tree-walk.ts). Nothing is ever
 // reached by a path resolved twice: each name is opened relative to the fd
 // of the directory that listed it, as an O_PATH handle that cannot follow a
 // symlink, and only what that handle turned out to be is opened for I/O.

@@ -1,4 +1,4 @@
-// The benchmark's native calibration (scripts/bench/calibrate.ts): the same
+// The benchmark's native calibration (lib/bench/calibrate.ts): the same
 // flush, fence and non-temporal copy primitives that persist() and
 // copyPersist() run (cpu.h), timed in a C++ loop with no JS engine in it, and
 // a native function that does nothing, to time the call itself. The report
@@ -12,11 +12,12 @@
 
 #include <string>
 
-#include "addon.h"
-#include "args.h"
-#include "cpu.h"
-#include "errors.h"
-#include "guard.h"
+#include "../addon.h"
+#include "../args.h"
+#include "../core/cpu.h"
+#include "../core/guard.h"
+#include "../core/persist.h"
+#include "../errors.h"
 
 namespace dax {
 
@@ -81,7 +82,8 @@ void RunCopyLoop(void* a) {
 
 bool GetIterations(Napi::Env env, napi_value v, uint64_t* out) {
   int64_t n;
-  if (napi_get_value_int64(env, v, &n) != napi_ok || n < 1) {
+  if (!GetInt64(env, v, "iterations", &n)) return false;
+  if (n < 1) {
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The \"iterations\" argument must be a positive integer");
     return false;
   }

@@ -25,8 +25,9 @@ struct Fault {
   int code;        // si_code: BUS_ADRERR, BUS_MCEERR_AR, ...
 };
 
-// Installs the process-wide SIGBUS handler once. Safe to call repeatedly
-// (every environment, main thread or worker, calls it at load).
+// Installs the process-wide SIGBUS handler once, and pins the shared object
+// it is in (never unloaded). Safe to call repeatedly (every environment, main
+// thread or worker, calls it at load).
 void install_sigbus_handler();
 
 // Puts our handler back on top if another one replaced it, keeping the
