@@ -3,16 +3,23 @@
     {
       "target_name": "daxkit",
       "sources": [
+        "native/core/sys.cc",
+        "native/core/cpu.cc",
+        "native/core/persist.cc",
+        "native/core/guard.cc",
         "native/addon.cc",
-        "native/args.cc",
         "native/errors.cc",
-        "native/cpu.cc",
-        "native/guard.cc",
-        "native/sys.cc",
+        "native/args.cc",
         "native/region.cc",
+        "native/guarded.cc",
         "native/mapping.cc",
-        "native/fsops.cc",
-        "native/calibrate.cc"
+        "native/io.cc",
+        "native/cpu_info.cc",
+        "native/fs_walk.cc",
+        "native/fsxattr.cc",
+        "native/fiemap.cc",
+        "native/file_ops.cc",
+        "native/calibrate/calibrate.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api"

@@ -9,7 +9,7 @@ export interface NativeHandle {
   readonly __daxkitHandle: unique symbol;
 }
 
-/** The numeric id of a mapping that every call but map() and id() takes (see GetRegion in native/mapping.cc). */
+/** The numeric id of a mapping that every call but map() and id() takes (see GetRegion in native/mapping.h). */
 export type MappingId = number & { readonly __daxkitMappingId: unique symbol };
 
 export interface NativeStatx {
@@ -75,7 +75,7 @@ export const enum MapMode {
   Sync = 1,
 }
 
-/** How persist() works for a region; see native/mapping.cc. */
+/** How persist() works for a region; see native/region.h and native/io.cc. */
 export const enum PersistMode {
   None = 0,
   Msync = 1,
@@ -116,7 +116,7 @@ export interface NativeBinding {
   /** Puts daxkit's SIGBUS handler back on top; true when another had replaced it. */
   reassertSigbus(): boolean;
 
-  // native/calibrate.cc: the benchmark's native calibration (scripts/bench).
+  // native/calibrate/calibrate.cc: the benchmark's native calibration (lib/bench).
   /** Does nothing; takes persist()'s arguments so that the call costs the same. */
   calibrateNoop(h?: unknown, offset?: number, length?: number): void;
   /** Nanoseconds for `iterations` rounds of store + write-back of one line + fence over target's lines. */
@@ -124,7 +124,7 @@ export interface NativeBinding {
   /** Nanoseconds for `iterations` non-temporal copies of source (+ fence) into successive slots of target. */
   calibrateNtCopy(target: ArrayBufferView, source: ArrayBufferView, iterations: number): number;
 
-  // native/fsops.cc. `display` is the path an error names (the bytes used may be a Buffer or a name relative to a directory fd).
+  // native/fs_walk.cc, fsxattr.cc, fiemap.cc, file_ops.cc. `display` is the path an error names (the bytes used may be a Buffer or a name relative to a directory fd).
   statx(path: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;
   statx(dirFd: number, name: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;
   statx(fd: number, _?: undefined, display?: string): NativeStatx;

@@ -117,6 +117,9 @@ export class DaxMediaError extends Error {
   }
 }
 
+/** A command called the wrong way: the CLI says so and exits with status 2. */
+export class UsageError extends Error {}
+
 /** The `ERR_DAX_*` codes. */
 export type DaxErrorCode =
   | 'ERR_DAX_CLOSED'

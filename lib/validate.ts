@@ -1,6 +1,6 @@
 import { types } from 'node:util';
 import { invalidArgType, invalidArgValue, outOfRange } from './errors';
-import { pathBytes, pathText } from './path-bytes';
+import { pathBytes, pathText } from './fs/path-bytes';
 
 /** Throws unless `value` is a safe integer in [min, max]. */
 export function validateInteger(name: string, value: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number {

@@ -2,11 +2,8 @@
 // NativeBinding interface.
 #include "addon.h"
 
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <mutex>
 
 namespace dax {
 
@@ -16,6 +13,8 @@ AddonData* addon_data(napi_env env) {
   return static_cast<AddonData*>(d);
 }
 
+ErrorClasses* error_classes(napi_env env) { return &addon_data(env)->errors; }
+
 void AddonDataRelease(AddonData* d) {
   if (--d->refs == 0) delete d;
 }
@@ -24,23 +23,8 @@ namespace {
 
 void FinalizeAddonData(napi_env env, void* data, void*) {
   auto* d = static_cast<AddonData*>(data);
-  if (d->system_error != nullptr) napi_delete_reference(env, d->system_error);
-  if (d->media_error != nullptr) napi_delete_reference(env, d->media_error);
-  d->system_error = d->media_error = nullptr;
+  ReleaseErrorClasses(env, &d->errors);
   AddonDataRelease(d);
-}
-
-// Node unloads (dlclose) an addon that only workers loaded when the last of
-// them exits. The SIGBUS handler and the watchdog thread are process-wide
-// and outlive any worker, so this library must never be unloaded.
-void PinLibrary() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void*>(&PinLibrary), &info) != 0 && info.dli_fname != nullptr) {
-      dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-    }
-  });
 }
 
 }  // namespace
@@ -49,7 +33,6 @@ void PinLibrary() {
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   using namespace dax;
-  PinLibrary();
   auto* d = new AddonData();
   const char* v = getenv("DAXKIT_TEST_NO_EXTERNAL_BUFFERS");
   d->refuse_external_buffers = v != nullptr && strcmp(v, "1") == 0;
@@ -59,7 +42,12 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   }
   InitErrors(env, exports);
   InitMapping(env, exports);
-  InitFsOps(env, exports);
+  InitIo(env, exports);
+  InitCpuInfo(env, exports);
+  InitFsWalk(env, exports);
+  InitFsXattr(env, exports);
+  InitFiemap(env, exports);
+  InitFileOps(env, exports);
   InitCalibrate(env, exports);
   return exports;
 }

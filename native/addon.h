@@ -1,9 +1,13 @@
+// The addon's per-environment state and the init function of each binding
+// file (addon.cc registers them all).
 #pragma once
 
 #include <napi.h>
 
 #include <cstdint>
 #include <vector>
+
+#include "errors.h"
 
 namespace dax {
 
@@ -14,10 +18,8 @@ struct Region;
 // finalizers of buffers and handles may run late in teardown, after the
 // instance-data finalizer, and still reach it.
 struct AddonData {
-  // Error classes defined in lib/errors.ts, handed over by initialize().
   // Released by the instance-data finalizer, while the env still exists.
-  napi_ref system_error = nullptr;
-  napi_ref media_error = nullptr;
+  ErrorClasses errors;
   // The environment's regions, closed in place by its cleanup hook when a
   // worker (or the process) goes away with mappings still open.
   Region* regions = nullptr;
@@ -38,9 +40,13 @@ struct AddonData {
 AddonData* addon_data(napi_env env);
 void AddonDataRelease(AddonData* d);
 
-void InitErrors(Napi::Env env, Napi::Object exports);
-void InitMapping(Napi::Env env, Napi::Object exports);
-void InitFsOps(Napi::Env env, Napi::Object exports);
-void InitCalibrate(Napi::Env env, Napi::Object exports);
+void InitMapping(Napi::Env env, Napi::Object exports);    // mapping.cc
+void InitIo(Napi::Env env, Napi::Object exports);         // io.cc
+void InitCpuInfo(Napi::Env env, Napi::Object exports);    // cpu_info.cc
+void InitFsWalk(Napi::Env env, Napi::Object exports);     // fs_walk.cc
+void InitFsXattr(Napi::Env env, Napi::Object exports);    // fsxattr.cc
+void InitFiemap(Napi::Env env, Napi::Object exports);     // fiemap.cc
+void InitFileOps(Napi::Env env, Napi::Object exports);    // file_ops.cc
+void InitCalibrate(Napi::Env env, Napi::Object exports);  // calibrate/calibrate.cc
 
 }  // namespace dax

@@ -8,7 +8,7 @@ namespace dax {
 
 namespace {
 
-void ThrowArgType(Napi::Env env, const char* name, const char* expected) {
+void ThrowArgType(napi_env env, const char* name, const char* expected) {
   std::string m = std::string("The \"") + name + "\" argument must be " + expected;
   ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", m.c_str());
 }
@@ -35,6 +35,57 @@ bool GetInt64(Napi::Env env, napi_value v, const char* name, int64_t* out) {
     return false;
   }
   *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool GetFd(napi_env env, napi_value v, const char* name, int* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != d || d < -100 || d > INT32_MAX ||
+      static_cast<double>(static_cast<int>(d)) != d) {
+    ThrowArgType(env, name, "a file descriptor");
+    return false;
+  }
+  *out = static_cast<int>(d);
+  return true;
+}
+
+namespace {
+
+bool StringValue(napi_env env, napi_value v, std::string* out) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
+  out->assign(len, '\0');
+  size_t got = 0;
+  if (len > 0 && napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &got) != napi_ok) return false;
+  out->resize(got);
+  return true;
+}
+
+}  // namespace
+
+std::string GetString(napi_env env, napi_value v) {
+  std::string s;
+  if (!StringValue(env, v, &s)) s.clear();
+  return s;
+}
+
+bool GetPathBytes(napi_env env, napi_value v, const char* name, std::string* out) {
+  bool is = false;
+  auto type = static_cast<napi_typedarray_type>(-1);
+  size_t len = 0;
+  void* data = nullptr;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is &&
+      napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) == napi_ok && type == napi_uint8_array) {
+    out->assign(static_cast<const char*>(data), len);
+  } else if (!StringValue(env, v, out)) {
+    ThrowArgType(env, name, "of type string or an instance of Buffer");
+    return false;
+  }
+  if (out->find('\0') != std::string::npos) {
+    std::string m = std::string("The argument '") + name + "' must not contain null bytes";
+    ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", m.c_str());
+    return false;
+  }
   return true;
 }
 

@@ -8,11 +8,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <string>
+
 namespace dax {
 
 // A number that is an integer in int64 range; throws ERR_INVALID_ARG_TYPE
 // naming the argument otherwise.
 bool GetInt64(Napi::Env env, napi_value v, const char* name, int64_t* out);
+
+// A file descriptor: an integer from -100 (AT_FDCWD) to INT32_MAX; throws
+// ERR_INVALID_ARG_TYPE naming the argument otherwise.
+bool GetFd(napi_env env, napi_value v, const char* name, int* out);
+
+// The UTF-8 of a string argument, or "" when it is not a string: for the
+// optional path an error names.
+std::string GetString(napi_env env, napi_value v);
+// s, or null when it is empty (no path to name).
+inline const char* OrNull(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+
+// A path or a name: a string (UTF-8) or the exact bytes of a Buffer
+// (Uint8Array), which is how names that are not UTF-8 reach the kernel
+// unchanged. Throws ERR_INVALID_ARG_TYPE for anything else, and
+// ERR_INVALID_ARG_VALUE for a NUL byte.
+bool GetPathBytes(napi_env env, napi_value v, const char* name, std::string* out);
 
 // The bytes of a TypedArray or DataView: its data pointer and its length in
 // bytes. A TypedArray type this build does not know (a newer element type)

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "addon.h"
+#include "args.h"
 
 namespace dax {
 
@@ -72,12 +72,10 @@ napi_value Initialize(napi_env env, napi_callback_info info) {
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "initialize(systemError, mediaError) needs two classes");
     return nullptr;
   }
-  AddonData* d = addon_data(env);
-  if (d->system_error != nullptr) napi_delete_reference(env, d->system_error);
-  if (d->media_error != nullptr) napi_delete_reference(env, d->media_error);
-  d->system_error = d->media_error = nullptr;
-  napi_create_reference(env, argv[0], 1, &d->system_error);
-  napi_create_reference(env, argv[1], 1, &d->media_error);
+  ErrorClasses* c = error_classes(env);
+  ReleaseErrorClasses(env, c);
+  napi_create_reference(env, argv[0], 1, &c->system_error);
+  napi_create_reference(env, argv[1], 1, &c->media_error);
   return nullptr;
 }
 
@@ -86,7 +84,7 @@ napi_value Initialize(napi_env env, napi_callback_info info) {
 void ThrowSystemError(napi_env env, int err, const char* syscall, const char* path) {
   const char* desc = strerror(err);
   napi_value argv[] = {Num(env, -err), Str(env, syscall), Str(env, path), Str(env, errno_name(err)), Str(env, desc)};
-  if (ThrowInjected(env, addon_data(env)->system_error, 5, argv) || Pending(env)) return;
+  if (ThrowInjected(env, error_classes(env)->system_error, 5, argv) || Pending(env)) return;
   ThrowWithCode(env, napi_create_error, errno_name(err), desc);
 }
 
@@ -106,7 +104,7 @@ void ThrowMediaError(napi_env env, const MediaFault& f) {
                        address,
                        Num(env, f.si_code),
                        truncated};
-  if (ThrowInjected(env, addon_data(env)->media_error, 9, argv) || Pending(env)) return;
+  if (ThrowInjected(env, error_classes(env)->media_error, 9, argv) || Pending(env)) return;
   ThrowWithCode(env, napi_create_error, "EIO", "media error (SIGBUS)");
 }
 
@@ -122,11 +120,12 @@ void ThrowCodeError(napi_env env, const char* code, const char* message) {
   ThrowWithCode(env, napi_create_error, code, message);
 }
 
-void InitErrors(Napi::Env env, Napi::Object exports) {
-  napi_value fn;
-  if (napi_create_function(env, "initialize", NAPI_AUTO_LENGTH, Initialize, nullptr, &fn) == napi_ok) {
-    napi_set_named_property(env, exports, "initialize", fn);
-  }
+void ReleaseErrorClasses(napi_env env, ErrorClasses* c) {
+  if (c->system_error != nullptr) napi_delete_reference(env, c->system_error);
+  if (c->media_error != nullptr) napi_delete_reference(env, c->media_error);
+  c->system_error = c->media_error = nullptr;
 }
+
+void InitErrors(Napi::Env env, Napi::Object exports) { Export(env, exports, "initialize", Initialize); }
 
 }  // namespace dax

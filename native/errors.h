@@ -6,6 +6,19 @@
 
 namespace dax {
 
+// The error classes of lib/errors.ts, handed over by initialize(): each
+// module (the addon, the benchmark's calibration) keeps them per environment.
+struct ErrorClasses {
+  napi_ref system_error = nullptr;
+  napi_ref media_error = nullptr;
+};
+// The calling environment's classes; defined by each module's init.
+ErrorClasses* error_classes(napi_env env);
+// Drops the references: the instance-data finalizer, while the env exists.
+void ReleaseErrorClasses(napi_env env, ErrorClasses* c);
+// exports.initialize(systemError, mediaError).
+void InitErrors(Napi::Env env, Napi::Object exports);
+
 // Throws a DaxSystemError shaped like a node:fs error. `err` is a positive
 // errno; path may be null.
 void ThrowSystemError(napi_env env, int err, const char* syscall, const char* path);

@@ -1,10 +1,9 @@
 // The JS face of a mapping: a tagged external that owns it (for the GC), a
 // numeric id that the calls take, and plain functions (binding.persist(id,
-// offset, length), ...). lib/mapping.ts owns the DaxMapping class, its
-// validation and its defaults; region.cc owns the lifetime.
+// offset, length), ...; io.cc). lib/mapping/dax-mapping.ts owns the
+// DaxMapping class, its validation and its defaults; region.cc owns the
+// lifetime.
 #include <errno.h>
-#include <signal.h>
-#include <string.h>
 
 #include <mutex>
 #include <random>
@@ -12,11 +11,11 @@
 
 #include "addon.h"
 #include "args.h"
-#include "cpu.h"
+#include "core/guard.h"
+#include "core/sys.h"
 #include "errors.h"
-#include "guard.h"
+#include "mapping.h"
 #include "region.h"
-#include "sys.h"
 
 namespace dax {
 
@@ -24,7 +23,7 @@ namespace {
 
 napi_type_tag g_tag;
 
-AddonData* Data(const Napi::CallbackInfo& info) { return static_cast<AddonData*>(info.Data()); }
+}  // namespace
 
 Region* GetRegion(const Napi::CallbackInfo& info) {
   int64_t id;
@@ -61,117 +60,7 @@ bool GetRange(const Napi::CallbackInfo& info, size_t i, Region* r, size_t* off, 
   return true;
 }
 
-struct CopyArgs {
-  void* dst;
-  const void* src;
-  size_t n;
-  // Filled in by the persisting operations.
-  uint64_t lines = 0;
-  uint64_t nt_bytes = 0;
-};
-
-void DoCopyFrom(void* a) {
-  auto* c = static_cast<CopyArgs*>(a);
-  copy_from_pmem(c->dst, c->src, c->n);
-}
-
-void DoCopyTo(void* a) {
-  auto* c = static_cast<CopyArgs*>(a);
-  copy_to_pmem(c->dst, c->src, c->n);
-}
-
-void DoMove(void* a) {
-  auto* c = static_cast<CopyArgs*>(a);
-  memmove(c->dst, c->src, c->n);
-}
-
-void DoCopyPersist(void* a) {
-  auto* c = static_cast<CopyArgs*>(a);
-  if (c->n >= kNonTemporalThreshold) {
-    copy_to_pmem_nt(c->dst, c->src, c->n, &c->lines, &c->nt_bytes);
-  } else {
-    copy_to_pmem(c->dst, c->src, c->n);
-    c->lines += flush_lines(c->dst, c->n);
-  }
-  drain();
-}
-
-void DoFlush(void* a) {
-  auto* c = static_cast<CopyArgs*>(a);
-  c->lines += flush_lines(c->dst, c->n);
-}
-
-void DoPersist(void* a) {
-  auto* c = static_cast<CopyArgs*>(a);
-  c->lines += flush_lines(c->dst, c->n);
-  drain();
-}
-
-void Count(Region* r, const CopyArgs& a, uint64_t fences) {
-  r->lines_flushed += a.lines;
-  r->nt_bytes += a.nt_bytes;
-  r->fences += fences;
-}
-
-bool Overlaps(const uint8_t* a, const uint8_t* b, size_t n) { return n > 0 && a < b + n && b < a + n; }
-
-// The two sides of a guarded access: the range of the mapping the method
-// works on, and the caller's buffer (its source or target), if any.
-struct Sides {
-  size_t from;           // offset of the accessed range in the mapping
-  size_t n;              // its length, and the other buffer's
-  const uint8_t* other;  // the caller's buffer, or null
-  const char* role;      // 'source' or 'target'
-};
-
-uint64_t PageDown(uint64_t v) { return v & ~(static_cast<uint64_t>(page_size()) - 1); }
-
-// Faults come a page at a time, and the loads of one 64-byte chunk may be
-// issued in any order, so the failing offset reported is the start of the
-// faulting page, clamped to the start of the access in that buffer: every
-// byte before it was reached without a fault.
-uint64_t FaultOffset(uint64_t fault_off, uint64_t access_start) {
-  const uint64_t page = PageDown(fault_off);
-  return page < access_start ? access_start : page;
-}
-
-bool BeyondEof(uintptr_t addr, uint64_t file_offset_of_addr) {
-  uint64_t size;
-  return mapped_file_size(addr, &size) == 0 && file_offset_of_addr >= size;
-}
-
-// Runs fn under the SIGBUS guard and turns a fault into a DaxMediaError that
-// says which buffer faulted, where, and whether the file was truncated under
-// the mapping (BUS_ADRERR beyond its end) rather than poisoned.
-bool Guarded(Napi::Env env, Region* r, const char* op, void (*fn)(void*), CopyArgs* args, const Sides& s) {
-  Fault f;
-  if (run_guarded(fn, args, &f)) return true;
-  const uintptr_t base = reinterpret_cast<uintptr_t>(r->base);
-  const uintptr_t other = reinterpret_cast<uintptr_t>(s.other);
-  MediaFault m{op, r->path.c_str(), "mapping", -1, nullptr, -1, f.addr, f.code, false};
-  RegionInfo info;
-  std::string other_path;
-  const bool in_mapping = f.addr >= base && f.addr < base + r->length;
-  const bool in_access = f.addr >= base + s.from && f.addr < base + s.from + s.n;
-  if (s.other != nullptr && f.addr >= other && f.addr < other + s.n && !in_access) {
-    m.buffer = s.role;
-    if (in_mapping) {
-      m.offset = static_cast<int64_t>(FaultOffset(f.addr - base, other - base));
-    } else if (region_lookup(f.addr, &info)) {
-      other_path = info.path;
-      m.other_path = other_path.c_str();
-      m.other_offset = static_cast<int64_t>(FaultOffset(info.offset, info.offset - (f.addr - other)));
-      m.truncated = f.code == BUS_ADRERR && info.is_file && BeyondEof(f.addr, info.file_offset + info.offset);
-    }
-  } else if (in_mapping) {
-    m.offset = static_cast<int64_t>(FaultOffset(f.addr - base, in_access ? s.from : 0));
-  }
-  if (in_mapping) {
-    m.truncated = f.code == BUS_ADRERR && r->is_file && BeyondEof(f.addr, r->file_offset + (f.addr - base));
-  }
-  ThrowMediaError(env, m);
-  return false;
-}
+namespace {
 
 void FinalizeHandle(Napi::Env env, Region* r) { RegionHandleFinalized(env, r); }
 
@@ -190,7 +79,7 @@ Napi::Value JS_map(const Napi::CallbackInfo& info) {
   }
   const bool readonly = IsTrue(env, info[3]);
   const bool is_file = IsTrue(env, info[8]);
-  std::string path = info[7].IsString() ? info[7].As<Napi::String>().Utf8Value() : std::string();
+  std::string path = GetString(env, info[7]);
   if (env.IsExceptionPending()) return env.Undefined();
 
   if (!region_room()) {
@@ -298,128 +187,6 @@ Napi::Value JS_close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-void Msync(Napi::Env env, Region* r, void* p, size_t n) {
-  int rc = msync_range(p, n);
-  r->msyncs++;
-  if (rc < 0) ThrowSystemError(env, -rc, "msync", r->path.c_str());
-}
-
-Napi::Value JS_persist(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Region* r = GetRegion(info);
-  size_t off, len;
-  if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
-  switch (r->persist_mode) {
-    case kPersistFlush: {
-      CopyArgs a{r->base + off, nullptr, len};
-      if (Guarded(env, r, "persist", DoPersist, &a, {off, len, nullptr, nullptr})) Count(r, a, 1);
-      break;
-    }
-    case kPersistFence:
-      drain();
-      r->fences++;
-      break;
-    case kPersistMsync:
-      Msync(env, r, r->base + off, len);
-      break;
-    default: break;
-  }
-  return env.Undefined();
-}
-
-Napi::Value JS_flush(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Region* r = GetRegion(info);
-  size_t off, len;
-  if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
-  if (r->persist_mode == kPersistFlush) {
-    CopyArgs a{r->base + off, nullptr, len};
-    if (Guarded(env, r, "flush", DoFlush, &a, {off, len, nullptr, nullptr})) Count(r, a, 0);
-  } else if (r->persist_mode == kPersistMsync) {
-    Msync(env, r, r->base + off, len);
-  }
-  return env.Undefined();
-}
-
-Napi::Value JS_drain(const Napi::CallbackInfo& info) {
-  Region* r = GetRegion(info);
-  if (r != nullptr && (r->persist_mode == kPersistFlush || r->persist_mode == kPersistFence)) {
-    drain();
-    r->fences++;
-  }
-  return info.Env().Undefined();
-}
-
-// read(handle, offset, target): copies target's bytes out of the mapping,
-// under the SIGBUS guard.
-Napi::Value JS_read(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Region* r = GetRegion(info);
-  int64_t o;
-  uint8_t* dst;
-  size_t n;
-  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], "target", &dst, &n) ||
-      !CheckRange(env, r, o, n))
-    return env.Undefined();
-  // A view of a read-only mapping as the target would fault on the first
-  // store (SIGSEGV, which nothing may catch): refuse it instead.
-  if (region_overlaps_readonly(dst, n)) {
-    ThrowCodeError(env, "ERR_DAX_READONLY", "The target is a view of a read-only mapping");
-    return env.Undefined();
-  }
-  CopyArgs a{dst, r->base + o, n};
-  Guarded(env, r, "read", Overlaps(dst, r->base + o, n) ? DoMove : DoCopyFrom, &a,
-          {static_cast<size_t>(o), n, dst, "target"});
-  return env.Undefined();
-}
-
-Napi::Value WriteImpl(const Napi::CallbackInfo& info, bool persist) {
-  Napi::Env env = info.Env();
-  Region* r = GetRegion(info);
-  int64_t o;
-  uint8_t* src;
-  size_t n;
-  if (r == nullptr || !GetInt64(env, info[1], "offset", &o) || !GetBytes(env, info[2], "source", &src, &n))
-    return env.Undefined();
-  if (r->readonly) {
-    ThrowCodeError(env, "ERR_DAX_READONLY", "The mapping is read-only");
-    return env.Undefined();
-  }
-  if (!CheckRange(env, r, o, n)) return env.Undefined();
-  uint8_t* dst = r->base + o;
-  const Sides sides{static_cast<size_t>(o), n, src, "source"};
-  CopyArgs a{dst, src, n};
-  const char* op = persist ? "copyPersist" : "write";
-  const bool overlap = Overlaps(dst, src, n);
-  if (!persist) {
-    Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, sides);
-    return env.Undefined();
-  }
-  switch (r->persist_mode) {
-    case kPersistFlush:
-      if (overlap) {
-        if (Guarded(env, r, op, DoMove, &a, sides) && Guarded(env, r, op, DoPersist, &a, sides)) Count(r, a, 1);
-      } else if (Guarded(env, r, op, DoCopyPersist, &a, sides)) {
-        Count(r, a, 1);
-      }
-      break;
-    case kPersistFence:
-      // eADR: caches are in the persistence domain, only ordering is needed.
-      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, sides)) {
-        drain();
-        r->fences++;
-      }
-      break;
-    default:
-      if (Guarded(env, r, op, overlap ? DoMove : DoCopyTo, &a, sides)) Msync(env, r, dst, n);
-      break;
-  }
-  return env.Undefined();
-}
-
-Napi::Value JS_write(const Napi::CallbackInfo& info) { return WriteImpl(info, false); }
-Napi::Value JS_copyPersist(const Napi::CallbackInfo& info) { return WriteImpl(info, true); }
-
 // stats(handle): what persistence has cost this mapping so far.
 Napi::Value JS_stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -449,22 +216,6 @@ Napi::Value JS_regionCounts(const Napi::CallbackInfo& info) {
 // when a 'SIGBUS' listener is added or removed (see guard.h).
 Napi::Value JS_reassertSigbus(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), reassert_sigbus_handler());
-}
-
-Napi::Value JS_cpuInfo(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const CpuInfo& c = cpu();
-  const char* flush = c.flush == kFlushClwb ? "clwb"
-                      : c.flush == kFlushClflushopt ? "clflushopt"
-                      : c.flush == kFlushClflush ? "clflush" : "none";
-  return ObjectBuilder(env)
-      .Str("flush", flush)
-      .Bool("clflush", c.has_clflush)
-      .Bool("clflushopt", c.has_clflushopt)
-      .Bool("clwb", c.has_clwb)
-      .Bool("nonTemporal", c.has_sse2)
-      .Num("lineSize", c.line_size)
-      .Num("pageSize", static_cast<double>(page_size()));
 }
 
 // Environment teardown (worker exit, process exit): JS will not run again,
@@ -500,13 +251,6 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "address", Binding<JS_address>, d);
   Export(env, exports, "buffer", Binding<JS_buffer>, d);
   Export(env, exports, "close", Binding<JS_close>, d);
-  Export(env, exports, "persist", Binding<JS_persist>, d);
-  Export(env, exports, "flush", Binding<JS_flush>, d);
-  Export(env, exports, "drain", Binding<JS_drain>, d);
-  Export(env, exports, "read", Binding<JS_read>, d);
-  Export(env, exports, "write", Binding<JS_write>, d);
-  Export(env, exports, "copyPersist", Binding<JS_copyPersist>, d);
-  Export(env, exports, "cpuInfo", Binding<JS_cpuInfo>, d);
   Export(env, exports, "stats", Binding<JS_stats>, d);
   Export(env, exports, "regionCounts", Binding<JS_regionCounts>, d);
   Export(env, exports, "reassertSigbus", Binding<JS_reassertSigbus>, d);

@@ -7,8 +7,8 @@
 #include <mutex>
 
 #include "addon.h"
-#include "guard.h"
-#include "sys.h"
+#include "core/guard.h"
+#include "core/sys.h"
 
 namespace dax {
 

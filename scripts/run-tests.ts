@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { hiddenInGuest, runInVm, vmBlocker } from '../lib/vm';
+import { hiddenInGuest, runInVm, vmBlocker } from '../lib/vm/harness';
 import { DEFAULT_NODE_VERSIONS, compareVersions, isAvailable, nodeCacheDir, parseNodeVersions, resolveNodeVersions, type NodeBinary } from './node-binaries';
 
 const ROOT = path.join(__dirname, '..', '..');

@@ -4,7 +4,7 @@ import { execFileSync, fork, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readMounts, findMount } from '../lib/mounts';
+import { readMounts, findMount } from '../lib/fs/mounts';
 
 export const isRoot = process.getuid?.() === 0;
 export const PAGE = 4096;

@@ -1,16 +1,15 @@
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
-import {
-  badblocks,
-  clearBadblocks,
-  findBadFiles,
-  type BadblocksReport,
-  type BadFilesReport,
-  type ClearBadblocksResult,
-} from '../badblocks';
-import { listDevices, type BadRange } from '../devices';
-import { shown } from '../path-bytes';
-import { describe, err, errorJson, json, out, parse, pathFields, UsageError, type Command } from './common';
+import { findBadFiles, type BadFilesReport } from '../pmem/bad-files';
+import { badblocks, type BadblocksReport } from '../pmem/badblocks';
+import { clearBadblocks, type ClearBadblocksResult } from '../pmem/clear';
+import { listDevices } from '../pmem/devices';
+import type { BadRange } from '../pmem/ranges';
+import { shown } from '../fs/path-bytes';
+import { UsageError } from '../errors';
+import { parse, type Command } from './args';
+import { describe, errorJson } from './failure';
+import { err, json, out, pathFields } from './output';
 
 /** A target as typed: its text, and the argument for the library (exact bytes where not UTF-8). */
 type Target = { text: string; arg: string | Buffer };

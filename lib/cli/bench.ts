@@ -1,12 +1,13 @@
-// daxkit bench: the benchmark of scripts/bench (shipped in dist/scripts/).
+// daxkit bench: the benchmark of lib/bench, in the CLI.
 // This wrapper puts its command line in daxkit's voice, and makes a saved
 // document that cannot be read (--report, --compare) a failure (exit 1), not
 // a usage error: the command line was right, the file was not.
 import * as fs from 'node:fs';
-import { runBench } from '../../scripts/bench/main';
-import { HELP, parseOptions } from '../../scripts/bench/options';
-import { assertDocument } from '../../scripts/bench/report';
-import { didYouMean, UsageError, voice, type Command } from './common';
+import { runBench } from '../bench/main';
+import { HELP, parseOptions } from '../bench/options';
+import { assertDocument } from '../bench/report';
+import { UsageError } from '../errors';
+import { didYouMean, voice, type Command } from './args';
 
 /** The options bench's help lists, for "did you mean". */
 const SPELLED = [...new Set([...HELP.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*|-[a-zA-Z])(?=[\s,=]|$)/gm)].map((m) => m[1]))];

@@ -1,5 +1,6 @@
-import { listDevices, type PmemDevice } from '../devices';
-import { json, out, parse, type Command } from './common';
+import { listDevices, type PmemDevice } from '../pmem/devices';
+import { parse, type Command } from './args';
+import { json, out } from './output';
 import { table, yesNo } from './table';
 
 /** Bytes as an admin reads them: exact binary units where they divide, else two decimals. */

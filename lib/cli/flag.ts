@@ -1,8 +1,12 @@
-import type { DaxFlagEntry, DaxFlagListing, DaxFlagReport } from '../dax-flag';
-import { listDaxFlags, setDaxFlag } from '../dax-flag';
-import { shown } from '../path-bytes';
+import type { DaxFlagEntry, DaxFlagListing, DaxFlagReport } from '../dax/flag';
+import { listDaxFlags } from '../dax/flag';
+import { setDaxFlag } from '../dax/set-flag';
+import { shown } from '../fs/path-bytes';
 import { errorReason } from '../errors';
-import { describe, didYouMean, err, errorJson, json, out, parse, pathFields, UsageError, type Command } from './common';
+import { UsageError } from '../errors';
+import { didYouMean, parse, type Command } from './args';
+import { describe, errorJson } from './failure';
+import { err, json, out, pathFields } from './output';
 import { table, yesNo } from './table';
 
 type Summary = DaxFlagReport['summary'];

@@ -1,6 +1,9 @@
-import { daxStatus, type DaxStatus } from '../dax-status';
+import { daxStatus, type DaxStatus } from '../dax/status';
 import { errorReason } from '../errors';
-import { describe, err, errorJson, json, out, parse, pathFields, UsageError, type Command } from './common';
+import { UsageError } from '../errors';
+import { parse, type Command } from './args';
+import { describe, errorJson } from './failure';
+import { err, json, out, pathFields } from './output';
 import { table, yesNo } from './table';
 
 /** The JSON of a status: the daxStatus() fields, the path as text plus its bytes where they are not UTF-8. */

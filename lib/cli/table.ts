@@ -1,5 +1,5 @@
 // Plain-text tables for the human output of the CLI.
-import { shown } from '../path-bytes';
+import { shown } from '../fs/path-bytes';
 
 /**
  * Left-aligned columns separated by two spaces; the last column is not

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { didYouMean, UsageError, type Command } from './common';
-import { VM_FLAGS, VM_RUNNER, VM_VALUE_OPTIONS, vmBlocker } from '../vm';
+import { UsageError } from '../errors';
+import { didYouMean, type Command } from './args';
+import { VM_FLAGS, VM_RUNNER, VM_VALUE_OPTIONS, vmBlocker } from '../vm/harness';
 
 export const vm: Command = {
   summary: 'run a command in a throw-away VM with emulated persistent memory (fsdax ext4/xfs, devdax; CXL, virtio-pmem, hmem on request)',

@@ -10,10 +10,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getDaxFlag, setDaxFlag, daxStatus, statx, type DaxFlagReport } from '../../lib';
-import { listDaxFlags } from '../../lib/dax-flag';
+import { listDaxFlags } from '../../lib/dax/flag';
 import { sh, useLoopMount } from '../helpers';
 
-const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js');
+const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
 /** FS_XFLAG_DAX of `dir` and of everything below it, as xfs_io's lsattr -R prints it. */

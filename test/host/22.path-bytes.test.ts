@@ -1,4 +1,4 @@
-// The text daxkit gives names (lib/path-bytes.ts): lossless for any bytes,
+// The text daxkit gives names (lib/fs/path-bytes.ts): lossless for any bytes,
 // the name itself for UTF-8, and escaped exactly once for JSON and for a
 // terminal; and the mount id the walk falls back to on older kernels.
 import * as assert from 'node:assert/strict';
@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { binding } from '../../lib/binding';
-import { base64IfNotText, isPlainText, jsonText, pathBytes, pathText, shown } from '../../lib/path-bytes';
-import { mountId } from '../../lib/tree-walk';
+import { base64IfNotText, isPlainText, jsonText, pathBytes, pathText, shown } from '../../lib/fs/path-bytes';
+import { mountId } from '../../lib/fs/tree-walk';
 
 describe('path text', function () {
   it('any bytes round-trip through the text (10000 random names, with UTF-8 and broken sequences mixed in)', function () {

@@ -39,7 +39,6 @@ describe('the package', function () {
       'binding.gyp',
       ...src.filter((f) => f.startsWith('native/') || f.startsWith('scripts/pmem-vm/') || f.startsWith('scripts/examples/')),
       ...compiled('lib', 'dist/lib'),
-      ...compiled('scripts/bench', 'dist/scripts/bench'),
       `prebuilds/linux-${process.arch}/daxkit.${fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc'}.node`,
     ].sort();
     assert.deepEqual(p.files, expected);
@@ -110,7 +109,7 @@ describe('the package', function () {
     const types = fs.readFileSync(path.join(p.installed, pkg.types), 'utf8');
     assert.match(types, /export \{ open \}/);
     assert.match(types, /export \{ DaxMapping, cpuInfo \}/);
-    assert.equal(pkg.bin.daxkit, 'dist/lib/cli.js');
+    assert.equal(pkg.bin.daxkit, 'dist/lib/cli/main.js');
   });
 
   it('installing a clone compiles the TypeScript without running prebuildify (no "build" script, whose pre-hook "prebuild" is)', function () {
@@ -180,7 +179,7 @@ describe('the README', function () {
   });
 
   it('documents every public member of DaxMapping, and nothing that is not there', function () {
-    const d = fs.readFileSync(path.join(ROOT, 'dist', 'lib', 'mapping.d.ts'), 'utf8');
+    const d = fs.readFileSync(path.join(ROOT, 'dist', 'lib', 'mapping', 'dax-mapping.d.ts'), 'utf8');
     const body = d.slice(d.indexOf('export declare class DaxMapping'), d.indexOf('\n}', d.indexOf('export declare class DaxMapping')));
     const members = [...body.matchAll(/^ {4}(?:readonly |get )?([a-zA-Z]+)[(:<]/gm)].map((m) => m[1]).filter((n) => n !== 'constructor');
     const table = api.slice(api.indexOf('### `DaxMapping`'), api.indexOf('### `statx'));

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { VM_FLAGS, VM_RUNNER, VM_VALUE_OPTIONS, vmBlocker } from '../../lib/vm';
+import { VM_FLAGS, VM_RUNNER, VM_VALUE_OPTIONS, vmBlocker } from '../../lib/vm/harness';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 
@@ -51,7 +51,7 @@ describe('the VM harness options for the kinds of memory', function () {
 
   it('run.sh --help, daxkit vm --help and the README name the same guest variables', function () {
     const vars = (text: string): string[] => [...new Set(text.match(/\bPMEM_[A-Z0-9_]+/g))].sort();
-    const cli = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'lib', 'cli.js'), 'vm', '--help'], { encoding: 'utf8' }).stdout;
+    const cli = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'lib', 'cli', 'main.js'), 'vm', '--help'], { encoding: 'utf8' }).stdout;
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const vmSection = readme.slice(readme.indexOf('## Real DAX without pmem hardware'), readme.indexOf('\n## ', readme.indexOf('## Real DAX without pmem hardware') + 1));
     const fromRunner = vars(usage);
@@ -83,7 +83,7 @@ describe('the VM harness options for the kinds of memory', function () {
     }
   });
 
-  const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'lib', 'cli.js'), 'vm', ...args], { encoding: 'utf8', timeout: 10_000 });
+  const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'lib', 'cli', 'main.js'), 'vm', ...args], { encoding: 'utf8', timeout: 10_000 });
 
   it('daxkit vm takes a value after each of them but --nvdimm-unarmed', function () {
     for (const o of ['--virtio-pmem', '--hmem', '--cxl', '--nvdimm-persistence']) {

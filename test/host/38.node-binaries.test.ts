@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { vmBlocker } from '../../lib/vm';
+import { vmBlocker } from '../../lib/vm/harness';
 import { checkIntegrity, parseNodeVersions, type NodeChoice } from '../../scripts/node-binaries';
 import { mkTempDir } from '../helpers';
 

@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badblocks, clearBadblocks, DaxError, findBadFiles, listDevices, open, SysfsFormatError, type PmemDevice } from '../../lib';
-import { fileBadRanges } from '../../lib/badblocks';
-import { clipRanges, mergeRanges, subtractRanges } from '../../lib/devices';
-import { parseBadblockList } from '../../lib/sysfs';
+import { fileBadRanges } from '../../lib/pmem/file-analysis';
+import { clipRanges, mergeRanges, subtractRanges } from '../../lib/pmem/ranges';
+import { parseBadblockList } from '../../lib/pmem/badblock-list';
 import { assertArgError, isRoot, mkTempDir } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');

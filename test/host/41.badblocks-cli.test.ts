@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
-const CLI = path.join(ROOT, 'dist', 'lib', 'cli.js');
+const CLI = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
 const FIX = path.join(ROOT, 'test', 'fixtures', 'sysfs');
 
 function daxkit(...args: string[]): { status: number | null; stdout: string; stderr: string } {

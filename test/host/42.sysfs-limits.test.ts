@@ -14,7 +14,7 @@ import { mkTempDir } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const FIX = path.join(ROOT, 'test', 'fixtures', 'sysfs');
-const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js');
+const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
 const NDBUS = path.join('devices', 'LNXSYSTM:00', 'LNXSYBUS:00', 'ACPI0012:00', 'ndbus0');
 
 /** A copy of a fixture tree with `file` (relative) replaced by `value`, or by what `make` puts there. */

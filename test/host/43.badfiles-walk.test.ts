@@ -15,7 +15,7 @@ import { mkTempDir, sh, useLoopMount } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const QEMU = path.join(ROOT, 'test', 'fixtures', 'sysfs', 'qemu-6.1');
-const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js');
+const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
 const PMEM0 = 'devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/pfn0.0/block/pmem0';
 const DATA = Buffer.alloc(64 * 1024, 0x41);
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loopMount, loopMountBlocker, type LoopMount } from '../helpers';
 
-const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js');
+const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
 
 function daxkit(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { mkTempDir, useLoopMount } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
-const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js');
+const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
 const QEMU = path.join(ROOT, 'test', 'fixtures', 'sysfs', 'qemu-6.1');
 
 function daxkit(...args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runInVm, vmBlocker } from '../../lib/vm';
+import { runInVm, vmBlocker } from '../../lib/vm/harness';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const blocker = vmBlocker();

@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { hiddenInGuest, vmBlocker } from '../../lib/vm';
-import type { BenchDocument } from '../../scripts/bench/report';
+import { hiddenInGuest, vmBlocker } from '../../lib/vm/harness';
+import type { BenchDocument } from '../../lib/bench/report';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const blocker = vmBlocker();
@@ -48,7 +48,7 @@ describe('daxkit bench without a target, on a machine without DAX', function () 
   const short = ['--size', '4M', '--bs', '4k', '--time', '0.1', '--warmup', '0.02', '--yes', '--json'];
 
   it('by default, answers on fsdax against dax=never on the same pmem, from a package in /tmp', async function () {
-    const r = await run(process.execPath, [path.join(copy, 'dist', 'lib', 'cli.js'), 'bench', ...short]);
+    const r = await run(process.execPath, [path.join(copy, 'dist', 'lib', 'cli', 'main.js'), 'bench', ...short]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /running inside the emulated-pmem VM \(fsdax on ext4\), which takes about \d+ minutes?:/);
     const doc = JSON.parse(r.stdout) as BenchDocument;
@@ -65,7 +65,7 @@ describe('daxkit bench without a target, on a machine without DAX', function () 
 
   it('--full runs itself in the VM on fsdax and devdax, against dax=never on the same pmem, from a package in /tmp', async function () {
     const args = [...short, '--full', '--backend', 'mmap-persist,pwrite-fdatasync', '--pattern', 'seq', '--no-fio', '--no-calibrate', '--no-faults'];
-    const r = await run(process.execPath, [path.join(copy, 'dist', 'lib', 'cli.js'), 'bench', ...args]);
+    const r = await run(process.execPath, [path.join(copy, 'dist', 'lib', 'cli', 'main.js'), 'bench', ...args]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /running inside the emulated-pmem VM \(fsdax on ext4, then devdax\)/);
     const doc = JSON.parse(r.stdout) as BenchDocument;

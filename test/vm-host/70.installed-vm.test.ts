@@ -4,7 +4,7 @@
 // runs the shipped example on fsdax there.
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { vmBlocker } from '../../lib/vm';
+import { vmBlocker } from '../../lib/vm/harness';
 import { getPacked } from '../host/packed';
 
 const blocker = vmBlocker();

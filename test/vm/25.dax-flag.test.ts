@@ -121,7 +121,7 @@ describe('daxkit status on pmem', function () {
   vit('shows a DAX file and a devdax device', function () {
     const file = path.join(pmemFs[1].dir, `cli-${Date.now()}`);
     fs.writeFileSync(file, 'x');
-    const cli = path.join(__dirname, '..', '..', 'lib', 'cli.js');
+    const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
     const r = spawnSync(process.execPath, [cli, 'status', file, devdax], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');

@@ -19,12 +19,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { badblocks, clearBadblocks, DaxError, DaxMediaError, findBadFiles, listDevices, open, type BadRange, type PmemDevice } from '../../lib';
-import { mergeRanges } from '../../lib/devices';
+import { mergeRanges } from '../../lib/pmem/ranges';
 import { devdax, pmemFs, run, vit, type PmemFs } from './vm-env';
 
 const PAGE = 4096;
 const MiB = 1024 * 1024;
-const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js');
+const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
 
 interface NdBadblock {
   offset: number;

@@ -8,11 +8,11 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { cpuInfo, open } from '../../lib';
-import { createCalibration } from '../../scripts/bench/calibrate';
-import type { BenchDocument, JobReport } from '../../scripts/bench/report';
+import { createCalibration } from '../../lib/bench/calibrate';
+import type { BenchDocument, JobReport } from '../../lib/bench/report';
 import { devdax, pmemFs, vit } from './vm-env';
 
-const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js');
+const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
 const MiB = 1024 * 1024;
 const SHORT = ['--bs', '4k', '--pattern', 'seq', '--time', '0.1', '--warmup', '0.02', '--no-fio', '--no-calibrate', '--baseline', 'none', '--json'];
 
