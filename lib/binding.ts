@@ -87,6 +87,8 @@ export type ErrorClass = new (...args: never[]) => Error;
 
 export interface NativeBinding {
   initialize(systemError: ErrorClass, mediaError: ErrorClass): void;
+  /** `buffersMovable`: whether JS here can move an ArrayBuffer's memory to another object (see native/addon.h). */
+  configure(buffersMovable: boolean): void;
 
   map(
     fd: number,
@@ -147,4 +149,12 @@ export interface NativeBinding {
 
 // Compiled to dist/lib/, so the package root (build/, prebuilds/) is two up.
 export const binding = nodeGypBuild(path.join(__dirname, '..', '..')) as NativeBinding;
+// Whether an ArrayBuffer over a mapping can have its memory moved to an
+// object daxkit never saw (ArrayBuffer.prototype.transfer(), Node 22 and
+// later), and from there to another worker, where it may outlive this one.
+// (markAsUntransferable() would stop it on Node 24+, but an external buffer
+// so marked makes Node abort when its environment is torn down.)
+const BUFFERS_MOVABLE = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
+
 binding.initialize(DaxSystemError, DaxMediaError);
+binding.configure(BUFFERS_MOVABLE);

@@ -67,9 +67,11 @@ export class DaxMediaError extends Error {
   readonly path?: string;
   /**
    * `'media'`: the memory or the media under it is bad (poison, a bad block);
-   * `'truncated'`: the page is beyond the end of the file, which was made shorter under the mapping.
+   * `'truncated'`: the page is beyond the end of the file, which was made shorter under the mapping;
+   * `'unknown'`: one of the two, the file's size could not be learned (renamed, and no
+   * capability to read /proc/self/map_files).
    */
-  readonly fault: 'media' | 'truncated';
+  readonly fault: 'media' | 'truncated' | 'unknown';
   /** Where the fault was: the mapping's own range, or the caller's `source` (write, copyPersist) or `target` (read, readInto). */
   readonly buffer: FaultBuffer;
   /**
@@ -95,15 +97,20 @@ export class DaxMediaError extends Error {
     bufferOffset: number | undefined,
     address: bigint,
     siCode: number,
-    truncated: boolean,
+    kind: number,
   ) {
     const sigCode = busCodes[siCode] ?? String(siCode);
-    const fault = truncated ? 'truncated' : 'media';
+    const fault = kind === 1 ? 'truncated' : kind === 2 ? 'unknown' : 'media';
     let where: string;
     if (offset !== undefined) where = `at offset ${offset} of ${buffer === 'mapping' ? 'the mapping' : `the mapping (in the ${buffer} buffer)`}`;
     else if (bufferPath !== undefined) where = `in the ${buffer} buffer: offset ${bufferOffset} of the mapping of '${bufferPath}'`;
     else where = `in the ${buffer} buffer (address 0x${address.toString(16)})`;
-    const what = truncated ? 'the file was truncated under the mapping: no page' : 'media error';
+    const what =
+      fault === 'truncated'
+        ? 'the file was truncated under the mapping: no page'
+        : fault === 'unknown'
+          ? 'media error, or a page beyond the end of a file truncated under the mapping (its size could not be read),'
+          : 'media error';
     super(`EIO: ${what} ${where} (SIGBUS ${sigCode}), ${operation}${path !== undefined ? ` '${path}'` : ''}`);
     this.operation = operation;
     if (path !== undefined) this.path = path;

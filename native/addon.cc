@@ -24,6 +24,8 @@ namespace {
 void FinalizeAddonData(napi_env env, void* data, void*) {
   auto* d = static_cast<AddonData*>(data);
   ReleaseErrorClasses(env, &d->errors);
+  if (d->noop != nullptr) napi_delete_reference(env, d->noop);
+  d->noop = nullptr;
   AddonDataRelease(d);
 }
 

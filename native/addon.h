@@ -31,6 +31,15 @@ struct AddonData {
   std::vector<uint32_t> free_slots;
   // 1 for the environment, plus 1 per Region not yet freed.
   uint32_t refs = 1;
+  // Whether JS can move the memory of an ArrayBuffer daxkit made to another
+  // object, and so to another worker (transfer(), Node 22 and later; lib/
+  // says so through configure()). Only then can a backing store outlive
+  // this environment, and only then must a store finalized during its
+  // teardown keep its range (region.cc).
+  bool buffers_movable = true;
+  // A function that does nothing: calling it tells whether JS can still run
+  // in this environment (region.cc, CanRunJs).
+  napi_ref noop = nullptr;
   // Set from DAXKIT_TEST_NO_EXTERNAL_BUFFERS at load: behave as a runtime
   // that refuses external ArrayBuffers (Electron does), which Node never is,
   // so that the error path can be tested. Read once, never changed.

@@ -91,8 +91,7 @@ void ThrowSystemError(napi_env env, int err, const char* syscall, const char* pa
 void ThrowMediaError(napi_env env, const MediaFault& f) {
   napi_value address = nullptr;
   napi_create_bigint_uint64(env, static_cast<uint64_t>(f.address), &address);
-  napi_value truncated = nullptr;
-  napi_get_boolean(env, f.truncated, &truncated);
+  napi_value kind = Num(env, f.kind);
   napi_value undef = nullptr;
   napi_get_undefined(env, &undef);
   napi_value argv[] = {Str(env, f.op),
@@ -103,7 +102,7 @@ void ThrowMediaError(napi_env env, const MediaFault& f) {
                        f.other_offset >= 0 ? Num(env, static_cast<double>(f.other_offset)) : undef,
                        address,
                        Num(env, f.si_code),
-                       truncated};
+                       kind};
   if (ThrowInjected(env, error_classes(env)->media_error, 9, argv) || Pending(env)) return;
   ThrowWithCode(env, napi_create_error, "EIO", "media error (SIGBUS)");
 }

@@ -23,6 +23,8 @@ void InitErrors(Napi::Env env, Napi::Object exports);
 // errno; path may be null.
 void ThrowSystemError(napi_env env, int err, const char* syscall, const char* path);
 
+enum FaultKind : int { kFaultMedia = 0, kFaultTruncated = 1, kFaultUnknown = 2 };
+
 // What a guarded access knew when SIGBUS interrupted it.
 struct MediaFault {
   const char* op;         // the DaxMapping method
@@ -33,7 +35,7 @@ struct MediaFault {
   int64_t other_offset;   // and the offset there, or -1
   uintptr_t address;
   int si_code;
-  bool truncated;         // beyond the end of the mapped file, not poison
+  FaultKind kind;         // media (poison, a bad block), or beyond the end of a truncated file
 };
 // Throws a DaxMediaError for a SIGBUS caught in a guarded access.
 void ThrowMediaError(napi_env env, const MediaFault& f);

@@ -23,9 +23,13 @@ uint64_t FaultOffset(uint64_t fault_off, uint64_t access_start) {
   return page < access_start ? access_start : page;
 }
 
-bool BeyondEof(uintptr_t addr, uint64_t file_offset_of_addr) {
+// What a BUS_ADRERR in a file mapping was: a page beyond the end of the
+// file (truncated under the mapping), a page the driver refused (a bad
+// block), or, when the file's size cannot be learned, unknown.
+FaultKind FileFault(uintptr_t addr, uint64_t file_offset_of_addr, const char* path, uint64_t dev, uint64_t ino) {
   uint64_t size;
-  return mapped_file_size(addr, &size) == 0 && file_offset_of_addr >= size;
+  if (mapped_file_size(addr, path, dev, ino, &size) != 0) return kFaultUnknown;
+  return file_offset_of_addr >= size ? kFaultTruncated : kFaultMedia;
 }
 
 }  // namespace
@@ -35,7 +39,7 @@ bool Guarded(napi_env env, Region* r, const char* op, void (*fn)(void*), void* a
   if (run_guarded(fn, arg, &f)) return true;
   const uintptr_t base = reinterpret_cast<uintptr_t>(r->base);
   const uintptr_t other = reinterpret_cast<uintptr_t>(s.other);
-  MediaFault m{op, r->path.c_str(), "mapping", -1, nullptr, -1, f.addr, f.code, false};
+  MediaFault m{op, r->path.c_str(), "mapping", -1, nullptr, -1, f.addr, f.code, kFaultMedia};
   RegionInfo info;
   std::string other_path;
   const bool in_mapping = f.addr >= base && f.addr < base + r->length;
@@ -48,13 +52,15 @@ bool Guarded(napi_env env, Region* r, const char* op, void (*fn)(void*), void* a
       other_path = info.path;
       m.other_path = other_path.c_str();
       m.other_offset = static_cast<int64_t>(FaultOffset(info.offset, info.offset - (f.addr - other)));
-      m.truncated = f.code == BUS_ADRERR && info.is_file && BeyondEof(f.addr, info.file_offset + info.offset);
+      if (f.code == BUS_ADRERR && info.is_file) {
+        m.kind = FileFault(f.addr, info.file_offset + info.offset, info.path.c_str(), info.dev, info.ino);
+      }
     }
   } else if (in_mapping) {
     m.offset = static_cast<int64_t>(FaultOffset(f.addr - base, in_access ? s.from : 0));
   }
-  if (in_mapping) {
-    m.truncated = f.code == BUS_ADRERR && r->is_file && BeyondEof(f.addr, r->file_offset + (f.addr - base));
+  if (in_mapping && f.code == BUS_ADRERR && r->is_file) {
+    m.kind = FileFault(f.addr, r->file_offset + (f.addr - base), r->path.c_str(), r->dev, r->ino);
   }
   ThrowMediaError(env, m);
   return false;

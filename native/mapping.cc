@@ -101,6 +101,7 @@ Napi::Value JS_map(const Napi::CallbackInfo& info) {
   r->length = static_cast<size_t>(length);
   r->file_offset = static_cast<uint64_t>(offset);
   r->is_file = is_file;
+  if (is_file) fd_identity(static_cast<int>(fd), &r->dev, &r->ino);
   r->readonly = readonly;
   r->persist_mode = readonly ? kPersistNone : static_cast<int>(persist);
   r->path = std::move(path);
@@ -218,6 +219,12 @@ Napi::Value JS_reassertSigbus(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), reassert_sigbus_handler());
 }
 
+// configure(buffersMovable): what lib/ knows of this runtime (AddonData).
+Napi::Value JS_configure(const Napi::CallbackInfo& info) {
+  Data(info)->buffers_movable = IsTrue(info.Env(), info[0]);
+  return info.Env().Undefined();
+}
+
 // Environment teardown (worker exit, process exit): JS will not run again,
 // so every region still open is closed in place; finalizers that come later
 // release what nothing else holds.
@@ -245,6 +252,11 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   install_sigbus_handler();
   AddonData* d = addon_data(env);
   napi_add_env_cleanup_hook(env, CleanupHook, new std::pair<napi_env, AddonData*>(env, d));
+  napi_value noop;
+  if (napi_create_function(env, "noop", NAPI_AUTO_LENGTH, [](napi_env, napi_callback_info) -> napi_value { return nullptr; },
+                           nullptr, &noop) == napi_ok) {
+    napi_create_reference(env, noop, 1, &d->noop);
+  }
 
   Export(env, exports, "id", Binding<JS_id>, d);
   Export(env, exports, "map", Binding<JS_map>, d);
@@ -254,6 +266,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "stats", Binding<JS_stats>, d);
   Export(env, exports, "regionCounts", Binding<JS_regionCounts>, d);
   Export(env, exports, "reassertSigbus", Binding<JS_reassertSigbus>, d);
+  Export(env, exports, "configure", Binding<JS_configure>, d);
 }
 
 }  // namespace dax

@@ -26,6 +26,7 @@ struct Entry {
   bool readonly;
   uint64_t file_offset;
   bool is_file;
+  uint64_t dev, ino;
   std::string path;
   const Region* owner;
 };
@@ -35,13 +36,16 @@ std::atomic<uint32_t> g_readonly{0};
 std::atomic<uint64_t> g_held{0};
 std::atomic<uint64_t> g_leaked{0};
 
-void Register(const Region* r) {
+void Push(Entry e) {
   std::lock_guard<std::mutex> lock(g_mu);
-  g_entries.push_back({reinterpret_cast<uintptr_t>(r->base),
-                       reinterpret_cast<uintptr_t>(r->base) + r->length, r->readonly,
-                       r->file_offset, r->is_file, r->path, r});
-  if (r->readonly) g_readonly.fetch_add(1, std::memory_order_relaxed);
+  if (e.readonly) g_readonly.fetch_add(1, std::memory_order_relaxed);
+  g_entries.push_back(std::move(e));
   sigbus_watchdog(+1);
+}
+
+void Register(const Region* r) {
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(r->base);
+  Push({lo, lo + r->length, r->readonly, r->file_offset, r->is_file, r->dev, r->ino, r->path, r});
 }
 
 void Unregister(const Region* r) {
@@ -53,6 +57,15 @@ void Unregister(const Region* r) {
     g_entries.pop_back();
     sigbus_watchdog(-1);
     return;
+  }
+}
+
+// The entry outlives its Region (a range kept forever): no owner, so that a
+// later Region at the same address never matches it.
+void Orphan(const Region* r) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  for (Entry& e : g_entries) {
+    if (e.owner == r) e.owner = nullptr;
   }
 }
 
@@ -78,11 +91,18 @@ void CloseInPlace(Region* r) {
   if (r->state != RegionState::kOpen) return;
   DropId(r);
   Unregister(r);
-  if (replace_anonymous(r->base, r->length) < 0) {
+  const int rc = replace_anonymous(r->base, r->length);
+  if (rc < 0) {
     // Nothing sane is left to do with a range the kernel would not remap:
     // giving it back could let the next mmap (another file) land under the
     // stale pointers, so it is kept forever.
     r->leak_range = true;
+  } else if (rc != kStandInWritable) {
+    // A stand-in that takes no stores stays known as read-only, so that
+    // daxkit's own copies refuse it as a target instead of faulting.
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(r->base);
+    Push({lo, lo + r->length, true, 0, false, 0, 0, "(closed)", r});
+    r->standin_registered = true;
   }
   r->state = RegionState::kClosed;
   g_held.fetch_add(1, std::memory_order_relaxed);
@@ -101,10 +121,11 @@ void Settle(Region* r) {
       if (unmap(r->base, r->length) < 0) r->leak_range = true;
     } else {
       g_held.fetch_sub(1, std::memory_order_relaxed);
-      if (r->leak_range) {
-        g_leaked.fetch_add(1, std::memory_order_relaxed);
-      } else if (unmap(r->base, r->length) < 0) {
-        g_leaked.fetch_add(1, std::memory_order_relaxed);
+      if (!r->leak_range && unmap(r->base, r->length) < 0) r->leak_range = true;
+      if (r->leak_range) g_leaked.fetch_add(1, std::memory_order_relaxed);
+      if (r->standin_registered) {
+        // A read-only stand-in kept forever stays known as read-only.
+        if (r->leak_range) Orphan(r); else Unregister(r);
       }
     }
     r->state = RegionState::kReleased;
@@ -135,12 +156,15 @@ void FreeRecIfDone(BufferRec* rec) {
 // Whether JS may run in this environment now. Node calls external-buffer
 // finalizers from its environment teardown too, whether or not the backing
 // store lives on elsewhere; JS never runs there, while the ordinary path (a
-// store freed by the GC, finalized from the event loop) may run it. Any
-// Node-API call that checks can_call_into_js() tells the two apart.
-bool CanRunJs(napi_env env) {
-  napi_value undef, result;
-  if (napi_get_undefined(env, &undef) != napi_ok) return false;
-  return napi_coerce_to_bool(env, undef, &result) == napi_ok;
+// store freed by the GC, finalized from the event loop) may run it. Calling
+// a function tells the two apart (calls that need no JS, such as a coercion
+// of undefined, no longer check on newer Node.js).
+bool CanRunJs(napi_env env, AddonData* d) {
+  napi_value fn, undef, result;
+  if (d->noop == nullptr || napi_get_reference_value(env, d->noop, &fn) != napi_ok || fn == nullptr ||
+      napi_get_undefined(env, &undef) != napi_ok)
+    return false;
+  return napi_call_function(env, undef, fn, 0, nullptr, &result) == napi_ok;
 }
 
 void FinalizeObject(napi_env, void* data, void*) {
@@ -151,7 +175,8 @@ void FinalizeObject(napi_env, void* data, void*) {
 
 void FinalizeStore(napi_env env, void*, void* hint) {
   auto* rec = static_cast<BufferRec*>(hint);
-  if (!CanRunJs(env)) rec->region->leak_range = true;
+  AddonData* d = rec->region->addon;
+  if (d->buffers_movable && !CanRunJs(env, d)) rec->region->leak_range = true;
   rec->store_alive = false;
   FreeRecIfDone(rec);
 }
@@ -312,7 +337,7 @@ bool region_lookup(uintptr_t addr, RegionInfo* out) {
   std::lock_guard<std::mutex> lock(g_mu);
   for (const Entry& e : g_entries) {
     if (addr >= e.lo && addr < e.hi) {
-      *out = {e.path, addr - e.lo, e.file_offset, e.is_file};
+      *out = {e.path, addr - e.lo, e.file_offset, e.is_file, e.dev, e.ino};
       return true;
     }
   }

@@ -60,6 +60,8 @@ struct Region {
   size_t length = 0;
   uint64_t file_offset = 0;  // mmap offset, for telling truncation from poison
   bool is_file = false;      // a regular file (not devdax)
+  uint64_t dev = 0, ino = 0; // the mapped file's, for telling a truncation when map_files is closed to us
+  bool standin_registered = false;  // a read-only stand-in, known process-wide until released
   bool readonly = false;
   int persist_mode = kPersistMsync;
   RegionState state = RegionState::kOpen;
@@ -137,6 +139,7 @@ struct RegionInfo {
   uint64_t offset;       // of the address, in the mapping
   uint64_t file_offset;  // the mapping's mmap offset
   bool is_file;
+  uint64_t dev, ino;
 };
 bool region_lookup(uintptr_t addr, RegionInfo* out);
 

@@ -115,6 +115,8 @@ export class DaxMapping {
     this.readonly = init.readonly;
     this.alignment = init.alignment;
     this.address = binding.address(this.#h);
+    // What was mapped does not change: the facts are read-only, at run time too.
+    Object.freeze(this);
   }
 
   // The id of an open mapping. A method called on anything but a DaxMapping

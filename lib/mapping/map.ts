@@ -115,9 +115,13 @@ export function mapFile(fd: number, path: string, o: ParsedOptions, created: boo
   const persistMode = mapSync ? syncPersist : PersistMode.Msync;
   handle ??= nativeMap(fd, o.offset, size, o.readonly, MapMode.Shared, align, persistMode, path, true);
 
+  let grown = false;
   try {
-    if (end > fileSize) grow(fd, path, fileSize, end, created);
     const dax = mapSync || fstatx(fd).dax === true;
+    if (end > fileSize) {
+      grown = true;
+      grow(fd, path, end);
+    }
     return new DaxMapping(kCreate, {
       handle,
       path,
@@ -132,26 +136,31 @@ export function mapFile(fd: number, path: string, o: ParsedOptions, created: boo
     });
   } catch (e) {
     releaseHandle(handle);
+    // Whatever failed once the file was grown (fallocate itself can fail half
+    // way, with the size already moved) puts its size back; a new, unnamed
+    // file simply goes away with its descriptor.
+    if (grown && !created) shrinkBack(fd, fileSize);
     throw e;
   }
 }
 
-// Extends the file to `end`, allocated and zeroed; on failure puts its size
-// back (fallocate can fail half way, with the size already moved).
-function grow(fd: number, path: string, from: number, end: number, created: boolean): void {
+// Extends the file to `end`, allocated and zeroed.
+function grow(fd: number, path: string, end: number): void {
   try {
-    try {
-      // Mode 0: allocate and extend; the new blocks read as zeros.
-      binding.fallocate(fd, 0, 0, end, path);
-    } catch (e) {
-      // Filesystems without fallocate (9p, some FUSE) get a sparse extension.
-      if (!(e instanceof DaxSystemError && e.code === 'EOPNOTSUPP')) throw e;
-      fs.ftruncateSync(fd, end);
-    }
+    // Mode 0: allocate and extend; the new blocks read as zeros.
+    binding.fallocate(fd, 0, 0, end, path);
   } catch (e) {
-    // A new, unnamed file simply goes away with its descriptor.
-    if (!created && fs.fstatSync(fd).size !== from) fs.ftruncateSync(fd, from);
-    throw e;
+    // Filesystems without fallocate (9p, some FUSE) get a sparse extension.
+    if (!(e instanceof DaxSystemError && e.code === 'EOPNOTSUPP')) throw e;
+    fs.ftruncateSync(fd, end);
+  }
+}
+
+function shrinkBack(fd: number, size: number): void {
+  try {
+    if (fs.fstatSync(fd).size !== size) fs.ftruncateSync(fd, size);
+  } catch {
+    // The error being thrown already says what went wrong first.
   }
 }
 

@@ -94,7 +94,7 @@ bool GetIterations(Napi::Env env, napi_value v, uint64_t* out) {
 bool RunGuarded(Napi::Env env, const char* op, void (*fn)(void*), void* arg) {
   Fault f;
   if (run_guarded(fn, arg, &f)) return true;
-  ThrowMediaError(env, {op, nullptr, "mapping", -1, nullptr, -1, f.addr, f.code, false});
+  ThrowMediaError(env, {op, nullptr, "mapping", -1, nullptr, -1, f.addr, f.code, kFaultMedia});
   return false;
 }
 

@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
 #include <unistd.h>
 
 // Older C libraries lack these; the values are the kernel ABI.
@@ -80,43 +83,85 @@ int unmap(void* addr, size_t length) {
   return munmap(addr, length) == 0 ? 0 : -errno;
 }
 
-int replace_anonymous(void* addr, size_t length) {
-  // A MAP_FIXED mmap that fails may already have unmapped the old range
-  // (mmap_region() charges a private writable mapping only after the unmap),
-  // so each fallback asks for less: read-only and inaccessible mappings are
-  // never charged against the commit limit.
-  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE;
-  const int prots[] = {PROT_READ | PROT_WRITE, PROT_READ, PROT_NONE};
-  int err = 0;
-  for (int prot : prots) {
-    if (mmap(addr, length, prot, flags, -1, 0) != MAP_FAILED) return 0;
-    err = errno;
-  }
-  return -err;
+namespace {
+
+bool strict_overcommit() {
+  int fd = ::open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char c = '0';
+  const bool two = ::read(fd, &c, 1) == 1 && c == '2';
+  ::close(fd);
+  return two;
 }
 
-int mapped_file_size(uintptr_t addr, uint64_t* size) {
-  FILE* f = fopen("/proc/self/maps", "re");
-  if (f == nullptr) return -errno;
-  char line[512];
-  unsigned long lo = 0, hi = 0;
-  bool found = false;
-  while (fgets(line, sizeof line, f) != nullptr) {
-    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && addr >= lo && addr < hi) {
-      found = true;
-      break;
+// Nothing here can fail after the kernel has let go of the old range, or
+// another thread's mmap could land in the hole before the next attempt: a
+// shared mapping of a file is never charged against the commit limit, and
+// neither is a private one without write permission.
+int map_memfd(void* addr, size_t length) {
+  int fd = static_cast<int>(syscall(SYS_memfd_create, "daxkit-closed", MFD_CLOEXEC));
+  if (fd < 0) return -errno;
+  int rc = 0;
+  if (ftruncate(fd, static_cast<off_t>(length)) != 0 ||
+      mmap(addr, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+    rc = -errno;
+  }
+  ::close(fd);
+  return rc;
+}
+
+}  // namespace
+
+int replace_anonymous(void* addr, size_t length) {
+  const int anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE;
+  if (strict_overcommit()) {
+    if (map_memfd(addr, length) == 0) return kStandInWritable;
+  } else if (mmap(addr, length, PROT_READ | PROT_WRITE, anon, -1, 0) != MAP_FAILED) {
+    return kStandInWritable;
+  }
+  if (mmap(addr, length, PROT_READ, anon, -1, 0) != MAP_FAILED) return kStandInReadOnly;
+  if (mmap(addr, length, PROT_NONE, anon, -1, 0) != MAP_FAILED) return kStandInNone;
+  return -errno;
+}
+
+int mapped_file_size(uintptr_t addr, const char* path, uint64_t dev, uint64_t ino, uint64_t* size) {
+  struct stat st;
+  if (FILE* f = fopen("/proc/self/maps", "re")) {
+    char line[512];
+    unsigned long lo = 0, hi = 0;
+    bool found = false;
+    while (fgets(line, sizeof line, f) != nullptr) {
+      if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && addr >= lo && addr < hi) {
+        found = true;
+        break;
+      }
+      // A line longer than the buffer continues in the next read: skip it.
+      while (strchr(line, '\n') == nullptr && fgets(line, sizeof line, f) != nullptr) {
+      }
     }
-    // A line longer than the buffer continues in the next read: skip it.
-    while (strchr(line, '\n') == nullptr && fgets(line, sizeof line, f) != nullptr) {
+    fclose(f);
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/map_files/%lx-%lx", lo, hi);
+    if (found && stat(link, &st) == 0) {
+      *size = static_cast<uint64_t>(st.st_size);
+      return 0;
     }
   }
-  fclose(f);
-  if (!found) return -ENOENT;
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/map_files/%lx-%lx", lo, hi);
+  // map_files needs a capability; the path will do if it still names the
+  // inode that was mapped.
+  if (path != nullptr && path[0] != '\0' && stat(path, &st) == 0 && static_cast<uint64_t>(st.st_dev) == dev &&
+      static_cast<uint64_t>(st.st_ino) == ino) {
+    *size = static_cast<uint64_t>(st.st_size);
+    return 0;
+  }
+  return -ENOENT;
+}
+
+int fd_identity(int fd, uint64_t* dev, uint64_t* ino) {
   struct stat st;
-  if (stat(path, &st) != 0) return -errno;
-  *size = static_cast<uint64_t>(st.st_size);
+  if (fstat(fd, &st) != 0) return -errno;
+  *dev = static_cast<uint64_t>(st.st_dev);
+  *ino = static_cast<uint64_t>(st.st_ino);
   return 0;
 }
 

@@ -26,16 +26,25 @@ enum MapMode : int {
 int map(int fd, uint64_t offset, size_t length, bool readonly, MapMode mode,
         size_t align, void** out);
 int unmap(void* addr, size_t length);
-// Puts private anonymous memory in place of [addr, addr + length), atomically
-// for every thread (one MAP_FIXED mmap): whatever was mapped there (a file)
-// is out of reach when it returns, and the addresses stay valid, reading
-// zeros. Under a strict commit limit (vm.overcommit_memory=2) the range may
-// come back read-only, or inaccessible. Returns 0 or -errno.
+// Puts zero-filled memory that belongs to no file in place of [addr,
+// addr + length), atomically for every thread (one MAP_FIXED mmap): whatever
+// was mapped there (a file) is out of reach when it returns, and the
+// addresses stay valid. Private anonymous memory (MAP_NORESERVE: no memory
+// until written); under a strict commit limit (vm.overcommit_memory=2), where
+// that would be charged in full (and refused after the old range is already
+// gone), a sparse memfd mapped shared, which is charged page by page only
+// when written. Returns kStandInWritable, or a fallback that still keeps the
+// range (kStandInReadOnly, kStandInNone: stores through it fault), or -errno.
+enum StandIn : int { kStandInWritable = 0, kStandInReadOnly = 1, kStandInNone = 2 };
 int replace_anonymous(void* addr, size_t length);
-// The current size of the file mapped at addr, looked up through
-// /proc/self/map_files (which names the very inode of the mapping, however it
-// was renamed since). Returns 0, or -errno (-ENOENT: no file mapping there).
-int mapped_file_size(uintptr_t addr, uint64_t* size);
+// The current size of the file mapped at addr: through /proc/self/map_files,
+// which names the very inode of the mapping however it was renamed (it needs
+// CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN), else by `path` if that still
+// names the inode (dev, ino) that was mapped. Returns 0, or -errno (-ENOENT:
+// no way to tell).
+int mapped_file_size(uintptr_t addr, const char* path, uint64_t dev, uint64_t ino, uint64_t* size);
+// The device and inode of an open file (fstat). Returns 0 or -errno.
+int fd_identity(int fd, uint64_t* dev, uint64_t* ino);
 // msync(MS_SYNC) over the page-rounded range [addr, addr + length).
 int msync_range(void* addr, size_t length);
 int fallocate_range(int fd, int mode, uint64_t offset, uint64_t length);

@@ -4,7 +4,7 @@
 // file before the lifetime model of native/region.h runs in a child
 // process, so that a regression fails this test instead of killing mocha.
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DaxError, DaxMapping, DaxMediaError, open } from '../../lib';
@@ -86,6 +86,23 @@ describe('lifetime: close() while JavaScript, Node and the thread pool still rea
     });
   });
 
+  itWhen(hasTransfer, `ArrayBuffer.prototype.transfer does not exist in Node.js ${process.version}`,
+    'a worker moves a mapping\'s buffer to the main thread and exits, with the mapping closed or not: the moved buffer reads zeros, takes stores, and no other file changes', async function () {
+      const r = await attack('moved-worker-teardown', ['--expose-gc']);
+      assert.deepEqual(r, {
+        seen: [
+          { closedInWorker: false, read: 0, othersIntact: true },
+          { closedInWorker: true, read: 0, othersIntact: true },
+        ],
+        aIntact: true,
+      });
+    });
+
+  it(`20 workers that map, use a buffer, close and exit keep ${hasTransfer ? 'one range each (buffers can move on this Node.js: README, Lifetime)' : 'nothing (no buffer can move on this Node.js)'}`, async function () {
+    const r = await attack('worker-churn');
+    assert.deepEqual(r, { kept: hasTransfer ? 20 : 0, open: 0, held: 0 });
+  });
+
   it('40 workers terminated at random points of open(), a refused MAP_SYNC, bytes, persist() and close(): the process never aborts', async function () {
     assert.deepEqual(await attack('worker-terminate'), { exits: 40 });
   });
@@ -125,6 +142,72 @@ describe('the SIGBUS guard survives other handlers', function () {
   it('a handler installed behind the JS API (libuv directly) is put back under daxkit\'s by the watchdog; the default action put back is too', async function () {
     const r = await guard('native-handler', ['--expose-internals', '--no-warnings']);
     assert.deepEqual(r, { started: 0, underForeignHandler: 'DaxMediaError truncated in time', afterForeignRemoved: 'DaxMediaError truncated in time' });
+  });
+});
+
+describe('two copies of daxkit in one process (two versions in one node_modules tree)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(() => (dir = mkTempDir()));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('guarded accesses of both fault cleanly, again and again, and a SIGBUS listener still hears kill()', function () {
+    const root = path.join(__dirname, '..', '..', '..');
+    const copy = path.join(dir, 'copy');
+    for (const p of ['dist', 'build', 'prebuilds', 'package.json', path.join('node_modules', 'node-gyp-build')]) {
+      if (fs.existsSync(path.join(root, p))) fs.cpSync(path.join(root, p), path.join(copy, p), { recursive: true });
+    }
+    const f = nextFile(dir);
+    const script = `
+      const fs = require('fs');
+      const A = require(${JSON.stringify(path.join(root, 'dist', 'lib'))});
+      const B = require(${JSON.stringify(path.join(copy, 'dist', 'lib'))});
+      fs.writeFileSync(${JSON.stringify(f)}, Buffer.alloc(8192, 1));
+      const mb = B.open(${JSON.stringify(f)});
+      const ma = A.open(${JSON.stringify(f)});
+      fs.truncateSync(${JSON.stringify(f)}, 0);
+      let heard = 0;
+      process.on('SIGBUS', () => heard++);
+      const out = [];
+      for (let i = 0; i < 3; i++) for (const m of [mb, ma]) { try { m.read(0, 16); out.push('read'); } catch (e) { out.push(e.fault); } }
+      setTimeout(() => {
+        process.kill(process.pid, 'SIGBUS');
+        setTimeout(() => {
+          for (const m of [mb, ma]) { try { m.read(0, 16); out.push('read'); } catch (e) { out.push(e.fault); } }
+          process.stdout.write(JSON.stringify({ out, heard }));
+          process.exit(0);
+        }, 100);
+      }, 300);`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.signal, null, `died of ${r.signal}: ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { out: new Array(8).fill('truncated'), heard: 1 });
+  });
+});
+
+describe('a truncated file is told from poison, also without privileges', function () {
+  let dir: string;
+  before(() => {
+    dir = mkTempDir();
+    fs.chmodSync(dir, 0o777);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  (isRoot ? it : it.skip)('as nobody (no access to /proc/self/map_files): truncated; renamed away, unknown rather than a wrong answer', function () {
+    const f = path.join(dir, 'f');
+    const lib = JSON.stringify(path.join(__dirname, '..', '..', 'lib'));
+    const script = `
+      const fs = require('fs'); const { open } = require(${lib});
+      fs.writeFileSync(${JSON.stringify(f)}, Buffer.alloc(16384, 0x11));
+      const m = open(${JSON.stringify(f)}); fs.truncateSync(${JSON.stringify(f)}, 4096);
+      const faults = [];
+      try { m.read(8192, 16); } catch (e) { faults.push(e.fault); }
+      fs.renameSync(${JSON.stringify(f)}, ${JSON.stringify(f)} + '.moved');
+      try { m.read(8192, 16); } catch (e) { faults.push(e.fault, /its size could not be read/.test(e.message)); }
+      process.stdout.write(JSON.stringify({ uid: process.getuid(), faults }));`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { uid: 65534, faults: ['truncated', 'unknown', true] });
   });
 });
 
@@ -301,6 +384,21 @@ describe('errors that say what happened', function () {
         const get = Object.getOwnPropertyDescriptor(DaxMapping.prototype, name)!.get!;
         assert.throws(() => get.call(receiver), (e: unknown) => e instanceof TypeError && (e as NodeJS.ErrnoException).code === 'ERR_INVALID_THIS', name);
       }
+    }
+  });
+
+  it('the facts of a mapping are read-only at run time too', function () {
+    const f = nextFile(dir);
+    fs.writeFileSync(f, Buffer.alloc(PAGE));
+    const m = open(f);
+    try {
+      assert.throws(() => {
+        (m as unknown as { length: number }).length = 1;
+      }, TypeError);
+      assert.equal(m.length, PAGE);
+      assert.ok(Object.isFrozen(m));
+    } finally {
+      m.close();
     }
   });
 
