@@ -167,6 +167,7 @@ describe('daxkit/promises', function () {
       assert.equal(served.entries, 20_101);
       assert.equal(blocked.ticks, 0, 'the synchronous walk holds the event loop');
       assert.ok(served.ticks > 10, `the timer ran ${served.ticks} times during the walk`);
+      if (process.env.DAXKIT_TEST_VERBOSE) console.log(`ticks: ${served.ticks} during the promise, ${blocked.ticks} during the synchronous walk`);
     });
   });
 
