@@ -1,0 +1,26 @@
+// The thread behind daxkit/promises: runs the synchronous functions, one
+// request at a time, and posts back what they returned or threw. It imports
+// the public API only, so that a promise gives what the synchronous call
+// gives, by construction.
+import { parentPort } from 'node:worker_threads';
+import * as daxkit from './index';
+import { serializeError, type Request, type Response } from './promises-wire';
+
+const functions: Record<Request['fn'], (...args: never[]) => unknown> = {
+  statx: daxkit.statx,
+  daxStatus: daxkit.daxStatus,
+  setDaxFlag: daxkit.setDaxFlag,
+  badblocks: daxkit.badblocks,
+  findBadFiles: daxkit.findBadFiles,
+  clearBadblocks: daxkit.clearBadblocks,
+};
+
+parentPort?.on('message', (req: Request) => {
+  let res: Response;
+  try {
+    res = { id: req.id, ok: true, value: functions[req.fn](...(req.args as never[])) };
+  } catch (e) {
+    res = { id: req.id, ok: false, error: serializeError(e) };
+  }
+  parentPort?.postMessage(res);
+});
