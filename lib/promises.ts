@@ -13,10 +13,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type * as Daxkit from './index';
-import { deserializeError, restoreBuffers, type Request, type Response } from './promises-wire';
+import { deserializeError, restoreBuffers, type Request, type Response } from './promises/wire';
 
 const MAX_WORKERS = Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
-const WORKER = path.join(__dirname, 'promises-worker.js');
+const WORKER = path.join(__dirname, 'promises', 'worker.js');
 
 interface Pending {
   resolve(v: unknown): void;

@@ -3,8 +3,8 @@
 // the public API only, so that a promise gives what the synchronous call
 // gives, by construction.
 import { parentPort } from 'node:worker_threads';
-import * as daxkit from './index';
-import { serializeError, type Request, type Response } from './promises-wire';
+import * as daxkit from '../index';
+import { serializeError, type Request, type Response } from './wire';
 
 const functions: Record<Request['fn'], (...args: never[]) => unknown> = {
   statx: daxkit.statx,

@@ -1,7 +1,7 @@
 // What goes between daxkit/promises and its worker threads: requests,
 // answers, and errors taken apart and put back together as the same class
 // with the same fields (structured clone keeps only an Error's message).
-import { DaxError, DaxMediaError, DaxSystemError, SysfsFormatError } from './index';
+import { DaxError, DaxMediaError, DaxSystemError, SysfsFormatError } from '../index';
 
 export interface Request {
   id: number;
