@@ -135,6 +135,7 @@ export type DaxErrorCode =
   | 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED'
   | 'ERR_DAX_READONLY'
   | 'ERR_DAX_TOO_MANY_MAPPINGS'
+  | 'ERR_DAX_NOT_DURABLE'
   | 'ERR_DAX_TREE_CHANGED';
 
 /** An error that is not a system call's: its `code` is one of {@link DaxErrorCode}. */

@@ -6,6 +6,7 @@ export { open } from './mapping/open';
 export type { OpenOptions } from './mapping/open';
 export { DaxMapping, cpuInfo } from './mapping/dax-mapping';
 export type { SyncMode, MappingKind, Granularity, FlushMechanism } from './mapping/dax-mapping';
+export type { Persistence, PersistenceDomain, MemoryProvider } from './pmem/persistence';
 export type { MappingStats } from './binding';
 export { statx, STATX_ATTR_DAX } from './dax/statx';
 export type { StatxResult, StatxOptions } from './dax/statx';

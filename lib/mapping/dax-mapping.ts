@@ -2,6 +2,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import * as util from 'node:util';
 import { binding, type MappingStats, type MappingId, type NativeHandle } from '../binding';
 import { mappingBadRanges } from '../pmem/badblocks';
+import type { Persistence } from '../pmem/persistence';
 import type { BadRange } from '../pmem/ranges';
 import { DaxError, invalidThis, outOfRange } from '../errors';
 import { toBytes, validateInteger, validateRange } from '../validate';
@@ -11,7 +12,7 @@ export type SyncMode = 'auto' | 'required' | 'off';
 /** `'devdax'`: a /dev/daxX.Y device; `'fsdax'`: a file with DAX in effect; `'pagecache'`: anything else. */
 export type MappingKind = 'devdax' | 'fsdax' | 'pagecache';
 /** The smallest unit `persist()` makes durable on its own (libpmem2's store granularity). */
-export type Granularity = 'byte' | 'cacheline' | 'page';
+export type Granularity = 'byte' | 'cacheline' | 'page' | 'none';
 /** What `persist()` runs: a cache-line write-back instruction, msync(2), or nothing. */
 export type FlushMechanism = 'clwb' | 'clflushopt' | 'clflush' | 'msync' | 'none';
 
@@ -55,6 +56,7 @@ export interface MappingInit {
   flushMechanism: FlushMechanism;
   readonly: boolean;
   alignment: number;
+  persistence: Persistence;
 }
 
 function closedError(): DaxError {
@@ -92,8 +94,16 @@ export class DaxMapping {
   readonly kind: MappingKind;
   /** True when mapped with MAP_SHARED_VALIDATE|MAP_SYNC: the filesystem keeps metadata durable for every write fault. */
   readonly mapSync: boolean;
+  /**
+   * The smallest unit `persist()` makes durable on its own: `'byte'` (the CPU caches are in the
+   * persistence domain), `'cacheline'` (MAP_SYNC or devdax: lines written back), `'page'` (msync), or
+   * `'none'`: the memory is volatile, and nothing `persist()` does survives power loss.
+   */
   readonly granularity: Granularity;
+  /** What `persist()` runs: a line write-back instruction, msync(2), or `'none'` (a fence only). */
   readonly flushMechanism: FlushMechanism;
+  /** Whether and how stores to this mapping survive power loss, from its own device and region. */
+  readonly persistence: Readonly<Persistence>;
   readonly readonly: boolean;
   /** The alignment the mapping address was placed at (device `align` for devdax, 2 MiB for large files). */
   readonly alignment: number;
@@ -114,6 +124,7 @@ export class DaxMapping {
     this.flushMechanism = init.flushMechanism;
     this.readonly = init.readonly;
     this.alignment = init.alignment;
+    this.persistence = Object.freeze({ ...init.persistence });
     this.address = binding.address(this.#h);
     // What was mapped does not change: the facts are read-only, at run time too.
     Object.freeze(this);

@@ -9,8 +9,9 @@ import { fdPath, notDaxReason, openFileFacts } from '../dax/reason';
 import { fstatx } from '../dax/statx';
 import { DaxError, DaxSystemError, invalidArgValue, outOfRange } from '../errors';
 import { devdaxInfo, devNumbers } from '../pmem/device-nodes';
-import { hasAutoFlush } from '../pmem/persistence-domain';
-import { cpu, DaxMapping, kCreate, type FlushMechanism } from './dax-mapping';
+import { readMounts } from '../fs/mounts';
+import { devdaxPersistence, filePersistence, type Persistence } from '../pmem/persistence';
+import { cpu, DaxMapping, kCreate, type FlushMechanism, type Granularity } from './dax-mapping';
 import type { ParsedOptions } from './options';
 
 const MiB = 1024 * 1024;
@@ -22,6 +23,32 @@ function fmtSize(n: number): string {
   if (n >= MiB && n % MiB === 0) return `${n / MiB} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} bytes`;
+}
+
+/** The persistence of an open regular file (its filesystem's device and type) or of a directory to make one in. */
+export function fdPersistence(fd: number): Persistence {
+  const st = binding.statx(fd);
+  const mount = readMounts().find((e) => e.major === st.devMajor && e.minor === st.devMinor);
+  return filePersistence(st.devMajor, st.devMinor, mount?.fstype ?? null);
+}
+
+/** `durability: 'required'` refuses memory that keeps nothing across a power loss, saying why. */
+export function requireDurable(path: string, p: Persistence): void {
+  if (p.domain !== 'none') return;
+  throw new DaxError('ERR_DAX_NOT_DURABLE', `'${path}' is not durable memory: ${p.reason}`, { reason: p.reason, path });
+}
+
+// What persist() does for stores that reach the media directly (MAP_SYNC,
+// devdax), by where the persistence domain ends: write the lines back and
+// fence, only fence (the caches are in the domain), or only fence because
+// nothing would survive anyway (volatile memory: a write-back buys nothing).
+function directMode(p: Persistence): PersistMode {
+  return p.domain === 'memory-controller' ? PersistMode.Flush : PersistMode.Fence;
+}
+
+function granularityOf(mode: PersistMode, p: Persistence): Granularity {
+  if (p.domain === 'none') return 'none';
+  return mode === PersistMode.Fence ? 'byte' : mode === PersistMode.Flush ? 'cacheline' : 'page';
 }
 
 function persistMechanism(mode: PersistMode): FlushMechanism {
@@ -89,8 +116,10 @@ export function mapFile(fd: number, path: string, o: ParsedOptions, created: boo
   // The mapping is made before the file grows (mmap may reach past the end
   // of a file), so that a refused MAP_SYNC, or any mmap failure, is known
   // while nothing has been changed.
+  const persistence = fdPersistence(fd);
+  if (o.durability === 'required') requireDurable(path, persistence);
   const align = size >= HUGE_ALIGN ? HUGE_ALIGN : PAGE_SIZE;
-  const syncPersist = hasAutoFlush() ? PersistMode.Fence : PersistMode.Flush;
+  const syncPersist = directMode(persistence);
   let handle: NativeHandle | undefined;
   let mapSync = false;
   if (o.sync !== 'off') {
@@ -104,7 +133,12 @@ export function mapFile(fd: number, path: string, o: ParsedOptions, created: boo
       if (!(e instanceof DaxSystemError) || (code !== 'EOPNOTSUPP' && code !== 'EINVAL')) throw e;
       if (o.sync === 'required') {
         let reason = 'the kernel does not support MAP_SYNC (Linux 4.15 or later is needed)';
-        if (code === 'EOPNOTSUPP') {
+        if (code === 'EOPNOTSUPP' && persistence.provider === 'virtio-pmem') {
+          reason =
+            `the file is on virtio-pmem (${persistence.device}), where the kernel refuses MAP_SYNC: stores reach ` +
+            "the host's file only when the guest asks the host to flush, which msync or fsync does. Open it with " +
+            "sync: 'auto' (or 'off'): persist() is then msync";
+        } else if (code === 'EOPNOTSUPP') {
           const facts = openFileFacts(fd, created ? nodePath.join(nodePath.dirname(path), '.') : (fdPath(fd) ?? path));
           reason = notDaxReason(path, facts.fs, facts.inode, PAGE_SIZE);
         }
@@ -129,10 +163,11 @@ export function mapFile(fd: number, path: string, o: ParsedOptions, created: boo
       length: size,
       kind: dax ? 'fsdax' : 'pagecache',
       mapSync,
-      granularity: persistMode === PersistMode.Fence ? 'byte' : persistMode === PersistMode.Flush ? 'cacheline' : 'page',
+      granularity: granularityOf(persistMode, persistence),
       flushMechanism: persistMechanism(o.readonly ? PersistMode.None : persistMode),
       readonly: o.readonly,
       alignment: align,
+      persistence,
     });
   } catch (e) {
     releaseHandle(handle);
@@ -176,7 +211,9 @@ export function mapDevdax(fd: number, path: string, o: ParsedOptions): DaxMappin
   const size = o.size ?? dev.size - o.offset;
   if (size % a !== 0) throw outOfRange('options.size', alignMsg, size);
   if (o.offset + size > dev.size) throw outOfRange('options.size', `<= ${dev.size - o.offset} (the rest of the ${dev.size}-byte device ${dev.name})`, size);
-  const persistMode = hasAutoFlush() ? PersistMode.Fence : PersistMode.Flush;
+  const persistence = devdaxPersistence(major, minor);
+  if (o.durability === 'required') requireDurable(path, persistence);
+  const persistMode = directMode(persistence);
   // Device DAX has no filesystem metadata to keep in sync, hence plain
   // MAP_SHARED (it refuses MAP_PRIVATE).
   const handle = nativeMap(fd, o.offset, size, o.readonly, MapMode.Shared, Math.max(a, PAGE_SIZE), persistMode, path, false);
@@ -188,10 +225,11 @@ export function mapDevdax(fd: number, path: string, o: ParsedOptions): DaxMappin
       length: size,
       kind: 'devdax',
       mapSync: false,
-      granularity: persistMode === PersistMode.Fence ? 'byte' : 'cacheline',
+      granularity: granularityOf(persistMode, persistence),
       flushMechanism: persistMechanism(o.readonly ? PersistMode.None : persistMode),
       readonly: o.readonly,
       alignment: Math.max(a, PAGE_SIZE),
+      persistence,
     });
   } catch (e) {
     releaseHandle(handle);

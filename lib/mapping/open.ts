@@ -12,7 +12,7 @@ import { DaxSystemError, invalidArgType, invalidArgValue } from '../errors';
 import { charSubsystem, devNumbers } from '../pmem/device-nodes';
 import { validateInteger, validatePath } from '../validate';
 import type { DaxMapping } from './dax-mapping';
-import { mapDevdax, mapFile } from './map';
+import { fdPersistence, mapDevdax, mapFile, requireDurable } from './map';
 import { parseOptions, type OpenOptions, type ParsedOptions } from './options';
 
 export type { OpenOptions } from './options';
@@ -151,6 +151,7 @@ export function open(target: string | number, options?: OpenOptions): DaxMapping
 // given its name, so that a failure leaves no file behind. null when the
 // name appeared meanwhile.
 function createAndMap(path: string, o: ParsedOptions): DaxMapping | null {
+  if (o.durability === 'required') durableDirectory(path);
   let fd: number;
   try {
     fd = fs.openSync(nodePath.dirname(path), O_TMPFILE | O_RDWR, o.mode);
@@ -172,6 +173,21 @@ function createAndMap(path: string, o: ParsedOptions): DaxMapping | null {
     return m;
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+// durability: 'required' is settled on the directory before a file is made in it.
+function durableDirectory(path: string): void {
+  let dirFd: number;
+  try {
+    dirFd = fs.openSync(nodePath.dirname(path), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  } catch (e) {
+    throw openError(e, path);
+  }
+  try {
+    requireDurable(path, fdPersistence(dirFd));
+  } finally {
+    fs.closeSync(dirFd);
   }
 }
 

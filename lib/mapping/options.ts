@@ -16,6 +16,11 @@ export interface OpenOptions {
   readonly?: boolean;
   /** MAP_SYNC policy for files. Default `'auto'`. devdax needs no MAP_SYNC and ignores it. */
   sync?: SyncMode;
+  /**
+   * `'required'`: refuse (`ERR_DAX_NOT_DURABLE`, before anything is created or changed) memory
+   * whose stores cannot survive power loss at all (persistence domain `'none'`). Default `'any'`.
+   */
+  durability?: 'any' | 'required';
 }
 
 export interface ParsedOptions {
@@ -25,9 +30,10 @@ export interface ParsedOptions {
   mode: number;
   readonly: boolean;
   sync: SyncMode;
+  durability: 'any' | 'required';
 }
 
-const OPTION_NAMES = ['size', 'offset', 'create', 'mode', 'readonly', 'sync'] as const;
+const OPTION_NAMES = ['size', 'offset', 'create', 'mode', 'readonly', 'sync', 'durability'] as const;
 
 export function parseOptions(options: unknown): ParsedOptions {
   const o = validateObject('options', options);
@@ -40,6 +46,7 @@ export function parseOptions(options: unknown): ParsedOptions {
   const mode = o.mode;
   const readonly = o.readonly;
   const sync = o.sync;
+  const durability = o.durability;
   const p: ParsedOptions = {
     size: size === undefined ? undefined : validateInteger('options.size', size, 1),
     offset: offset === undefined ? 0 : validateInteger('options.offset', offset, 0),
@@ -47,6 +54,7 @@ export function parseOptions(options: unknown): ParsedOptions {
     mode: mode === undefined ? 0o666 : validateInteger('options.mode', mode, 0, 0o7777),
     readonly: readonly === undefined ? false : validateBoolean('options.readonly', readonly),
     sync: sync === undefined ? 'auto' : validateOneOf('options.sync', sync, ['auto', 'required', 'off'] as const),
+    durability: durability === undefined ? 'any' : validateOneOf('options.durability', durability, ['any', 'required'] as const),
   };
   if (p.create && p.readonly) throw invalidArgValue('options.create', true, 'cannot be combined with readonly: true');
   if (p.create && p.size === undefined) throw invalidArgValue('options.size', undefined, 'is required with create: true');

@@ -1,0 +1,130 @@
+// How a mapping's stores survive power loss, read from the mapping's OWN
+// device and region: which kind of memory it is (NFIT or CXL persistent
+// memory, virtio-pmem, soft-reserved RAM, memmap= RAM, a page cache over
+// storage or over RAM) and where its persistence domain ends. The kernel
+// says it in sysfs: the nd bus's `provider`, the region's
+// `persistence_domain` (absent where the platform does not say), and where
+// the device sits in /sys/devices.
+import * as path from 'node:path';
+import { DEFAULT_SYSFS, readAttr, realpathOrNull } from './sysfs';
+
+/**
+ * Where a store has to get before it survives power loss:
+ * - `'cpu-cache'`: it is there already; a fence orders it (eADR, or CXL with caches in the flush domain);
+ * - `'memory-controller'`: the cache lines must be written back, then fenced (ADR);
+ * - `'host'`: the guest's flush must reach the host (virtio-pmem): after msync/fsync;
+ * - `'storage'`: through the page cache to a disk: after msync/fsync;
+ * - `'none'`: nowhere; the memory is volatile (soft-reserved or memmap= RAM, tmpfs, a RAM disk).
+ */
+export type PersistenceDomain = 'cpu-cache' | 'memory-controller' | 'host' | 'storage' | 'none';
+
+/** What provides the memory: the nd bus provider, the dax provider, or a filesystem. */
+export type MemoryProvider = 'nfit' | 'cxl' | 'virtio-pmem' | 'e820' | 'of-pmem' | 'hmem' | 'filesystem' | 'tmpfs' | 'ramdisk' | 'unknown';
+
+export interface Persistence {
+  domain: PersistenceDomain;
+  provider: MemoryProvider;
+  /** Why, in one line: the device, the region and what sysfs says of them. */
+  reason: string;
+  /** True where the kernel does not say and daxkit takes the conservative reading. */
+  assumed: boolean;
+  /** The device (`pmem0`, `dax1.0`, `vda`) and nd region (`region0`) read, where there are. */
+  device: string | null;
+  region: string | null;
+}
+
+const PROVIDERS: Record<string, MemoryProvider> = {
+  'ACPI.NFIT': 'nfit',
+  CXL: 'cxl',
+  'virtio-pmem': 'virtio-pmem',
+  e820: 'e820',
+  of_pmem: 'of-pmem',
+};
+
+interface NdPlace {
+  bus: string;
+  region: string;
+  regionDir: string;
+  provider: string | null;
+}
+
+// The nd bus and region above a device in /sys/devices.
+function ndPlace(real: string): NdPlace | null {
+  const parts = real.split('/');
+  const r = parts.findIndex((p) => /^region\d+$/.test(p));
+  const b = parts.findIndex((p) => /^ndbus\d+$/.test(p));
+  if (r < 0 || b < 0 || b > r) return null;
+  const busDir = parts.slice(0, b + 1).join('/');
+  return { bus: parts[b], region: parts[r], regionDir: parts.slice(0, r + 1).join('/'), provider: readAttr(path.join(busDir, 'provider')) };
+}
+
+function providerOf(raw: string | null): MemoryProvider {
+  if (raw === null) return 'unknown';
+  return PROVIDERS[raw] ?? 'unknown';
+}
+
+// The persistence domain of an nd region, as the kernel reports it.
+function regionDomain(p: NdPlace, device: string, access: 'dax' | 'block'): Persistence {
+  const provider = providerOf(p.provider);
+  const where = `${device} in ${p.region} (provider ${p.provider ?? 'unknown'})`;
+  const base = { provider, device, region: p.region };
+  if (provider === 'e820') {
+    return { ...base, domain: 'none', assumed: false, reason: `${where}: memory given to pmem with memmap=, which is RAM: nothing survives power loss` };
+  }
+  if (provider === 'virtio-pmem') {
+    // The guest's writes reach the host's file only through the device's
+    // flush request, which the pmem driver sends for a filesystem's fsync,
+    // never for a CPU cache-line write-back; devdax has no fsync at all.
+    if (access === 'dax') {
+      return { ...base, domain: 'none', assumed: false, reason: `${where}: virtio-pmem can only be made durable by a flush request to the host, which device DAX never sends ("unable to guarantee persistence of writes")` };
+    }
+    return { ...base, domain: 'host', assumed: false, reason: `${where}: virtio-pmem: durable once the host has flushed its file, which msync or fsync asks for` };
+  }
+  const raw = readAttr(path.join(p.regionDir, 'persistence_domain'));
+  if (raw === 'cpu_cache') return { ...base, domain: 'cpu-cache', assumed: false, reason: `${where}: persistence_domain cpu_cache: the platform flushes CPU caches on power loss (eADR)` };
+  if (raw === 'memory_controller') return { ...base, domain: 'memory-controller', assumed: false, reason: `${where}: persistence_domain memory_controller: stores must be written back from the CPU caches (ADR)` };
+  return {
+    ...base,
+    domain: 'memory-controller',
+    assumed: true,
+    reason: `${where}: the platform does not say where its persistence domain ends (no persistence_domain); daxkit assumes the memory controller, which needs the cache lines written back`,
+  };
+}
+
+/** The persistence of a device-DAX character device `major:minor`. */
+export function devdaxPersistence(major: number, minor: number, sysRoot = DEFAULT_SYSFS): Persistence {
+  const name = `dax${major}:${minor}`;
+  const real = realpathOrNull(path.join(sysRoot, 'dev', 'char', `${major}:${minor}`));
+  if (real === null) return { domain: 'memory-controller', provider: 'unknown', assumed: true, device: null, region: null, reason: `${name}: not in sysfs; daxkit assumes persistent memory behind the memory controller` };
+  const device = path.basename(real);
+  const nd = ndPlace(real);
+  if (nd !== null) return regionDomain(nd, device, 'dax');
+  if (/\/hmem\.\d+\//.test(real)) {
+    return { domain: 'none', provider: 'hmem', assumed: false, device, region: null, reason: `${device}: soft-reserved ("specific purpose") memory exposed by dax_hmem, which is RAM: nothing survives power loss` };
+  }
+  if (/\/dax_region\d+\//.test(real) && real.includes('/ACPI0017:')) {
+    return { domain: 'none', provider: 'cxl', assumed: false, device, region: null, reason: `${device}: a CXL RAM region (dax_region): volatile memory, nothing survives power loss` };
+  }
+  return { domain: 'memory-controller', provider: 'unknown', assumed: true, device, region: null, reason: `${device}: in no nd region daxkit knows (${real}); daxkit assumes persistent memory behind the memory controller` };
+}
+
+/**
+ * The persistence of a file: its filesystem's block device `major:minor`
+ * (0 for filesystems without one) and type.
+ */
+export function filePersistence(devMajor: number, devMinor: number, fstype: string | null, sysRoot = DEFAULT_SYSFS): Persistence {
+  if (fstype === 'tmpfs' || fstype === 'ramfs' || fstype === 'hugetlbfs') {
+    return { domain: 'none', provider: 'tmpfs', assumed: false, device: null, region: null, reason: `a file on ${fstype}, which is RAM: nothing survives power loss` };
+  }
+  const real = devMajor === 0 ? null : realpathOrNull(path.join(sysRoot, 'dev', 'block', `${devMajor}:${devMinor}`));
+  if (real === null) {
+    return { domain: 'storage', provider: 'filesystem', assumed: true, device: null, region: null, reason: `a file on ${fstype ?? 'a filesystem'} without a block device of its own: durable once msync or fsync has returned, as far as the filesystem keeps that promise` };
+  }
+  const device = path.basename(real);
+  const nd = ndPlace(real);
+  if (nd !== null) return regionDomain(nd, device, 'block');
+  if (/^(ram|zram)\d+$/.test(device)) {
+    return { domain: 'none', provider: 'ramdisk', assumed: false, device, region: null, reason: `${device}: a RAM disk: nothing survives power loss` };
+  }
+  return { domain: 'storage', provider: 'filesystem', assumed: false, device, region: null, reason: `${device}: storage behind the page cache: durable once msync or fsync has returned` };
+}
