@@ -116,14 +116,6 @@ export interface NativeBinding {
   /** Puts daxkit's SIGBUS handler back on top; true when another had replaced it. */
   reassertSigbus(): boolean;
 
-  // native/calibrate/calibrate.cc: the benchmark's native calibration (lib/bench).
-  /** Does nothing; takes persist()'s arguments so that the call costs the same. */
-  calibrateNoop(h?: unknown, offset?: number, length?: number): void;
-  /** Nanoseconds for `iterations` rounds of store + write-back of one line + fence over target's lines. */
-  calibratePersist(target: ArrayBufferView, iterations: number): number;
-  /** Nanoseconds for `iterations` non-temporal copies of source (+ fence) into successive slots of target. */
-  calibrateNtCopy(target: ArrayBufferView, source: ArrayBufferView, iterations: number): number;
-
   // native/fs_walk.cc, fsxattr.cc, fiemap.cc, file_ops.cc. `display` is the path an error names (the bytes used may be a Buffer or a name relative to a directory fd).
   statx(path: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;
   statx(dirFd: number, name: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;

@@ -1,7 +1,9 @@
 // npm pack / npm publish: compiles the TypeScript afresh and builds the
-// stripped Node-API binary that the package ships in prebuilds/, so that
-// `npm install daxkit-x.y.z.tgz` loads it and never needs a compiler. It
-// refuses, saying what is missing, rather than pack a tarball without one.
+// stripped Node-API binaries that the package ships in prebuilds/ (the addon,
+// and the benchmark's calibration module in prebuilds/<platform>/calibrate/),
+// so that `npm install daxkit-x.y.z.tgz` loads them and never needs a
+// compiler. It refuses, saying what is missing, rather than pack a tarball
+// without them.
 //
 // Plain JavaScript: it runs before anything is compiled. The binary is built
 // in a scratch copy of binding.gyp and native/, because prebuildify runs
@@ -35,6 +37,9 @@ function isMusl() {
   return fs.existsSync('/etc/alpine-release');
 }
 
+const LIBC = isMusl() ? 'musl' : 'glibc';
+const CALIBRATE = path.join(ROOT, 'prebuilds', PLATFORM, 'calibrate', `daxkit_calibrate.${LIBC}.node`);
+
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   fail(`the package ships a linux-x64 binary and is packed on linux-x64 (this is ${PLATFORM})`);
 }
@@ -48,7 +53,7 @@ if (!have('python3') && !have('python')) missing.push('python3 (node-gyp runs gy
 if (!have('strip')) missing.push('strip (binutils)');
 if (missing.length > 0) {
   fail(
-    `the package must ship a prebuilt binary (prebuilds/${PLATFORM}/daxkit.${isMusl() ? 'musl' : 'glibc'}.node) so that users need no compiler, ` +
+    `the package must ship a prebuilt binary (prebuilds/${PLATFORM}/daxkit.${LIBC}.node) so that users need no compiler, ` +
       `and building it needs ${missing.join(', ')}, not found on PATH. On Debian or Ubuntu: apt-get install build-essential python3. Nothing was packed.`,
   );
 }
@@ -62,13 +67,23 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'daxkit-prebuild-'));
 try {
   for (const f of ['binding.gyp', 'package.json', 'native']) fs.cpSync(path.join(ROOT, f), path.join(scratch, f), { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(scratch, 'node_modules'));
-  const target = path.join(ROOT, 'prebuilds', PLATFORM, `daxkit.${isMusl() ? 'musl' : 'glibc'}.node`);
+  const target = path.join(ROOT, 'prebuilds', PLATFORM, `daxkit.${LIBC}.node`);
   fs.rmSync(target, { force: true });
+  fs.rmSync(path.dirname(CALIBRATE), { recursive: true, force: true });
   run('building the prebuilt binary', process.execPath, [require.resolve('prebuildify/bin.js', { paths: [ROOT] }), '--napi', '--strip', '--tag-libc', '--cwd', scratch, '--out', ROOT]);
   if (!fs.existsSync(target)) fail(`prebuildify made no ${path.relative(ROOT, target)}`);
+  // The same node-gyp run built the calibration module (binding.gyp's second
+  // target), which prebuildify leaves in build/: it ships apart, stripped too,
+  // where lib/bench/native.ts looks for it and node-gyp-build does not.
+  const built = path.join(scratch, 'build', 'Release', 'daxkit_calibrate.node');
+  if (!fs.existsSync(built)) fail('node-gyp built no daxkit_calibrate.node (the benchmark\'s calibration)');
+  fs.mkdirSync(path.dirname(CALIBRATE), { recursive: true });
+  fs.copyFileSync(built, CALIBRATE);
+  run('stripping the calibration module', 'strip', ['--strip-all', CALIBRATE]);
 } finally {
   fs.rmSync(scratch, { recursive: true, force: true });
 }
 
-// The binary that ships must load on its own, with no build/ to fall back on.
+// The binaries that ship must load on their own, with no build/ to fall back on.
 run('loading the prebuilt binary', process.execPath, ['-e', "require('./dist/lib/index.js').cpuInfo()"], { env: { ...process.env, PREBUILDS_ONLY: '1' } });
+run('loading the prebuilt calibration module', process.execPath, ['-e', "const f = require('./dist/lib/bench/native.js').calibrationModule(); if (f !== process.argv[1]) throw new Error('found ' + f); require('./dist/lib/bench/native.js').calibrateBinding().calibrateNoop()", CALIBRATE], { env: { ...process.env, PREBUILDS_ONLY: '1' } });
