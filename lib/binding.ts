@@ -12,9 +12,13 @@ export interface NativeHandle {
 /** The numeric id of a mapping that every call but map() and id() takes (see GetRegion in native/mapping.h). */
 export type MappingId = number & { readonly __daxkitMappingId: unique symbol };
 
+/** What statx(2) says about a path (the fields statx() returns, but `dax`). */
 export interface NativeStatx {
+  /** `stx_mask`: which of the basic fields the kernel filled in. */
   mask: number;
+  /** `stx_attributes`: the file's attribute bits. */
   attributes: bigint;
+  /** `stx_attributes_mask`: the bits of `attributes` this kernel and filesystem report. */
   attributesMask: bigint;
   mode: number;
   nlink: number;
@@ -28,7 +32,7 @@ export interface NativeStatx {
   devMinor: number;
   rdevMajor: number;
   rdevMinor: number;
-  /** STATX_MNT_ID: the mount the object was reached through; null before Linux 5.8. */
+  /** `stx_mnt_id`: the mount the path was reached through (bind mounts differ); null before Linux 5.8. */
   mntId: number | null;
 }
 

@@ -23,6 +23,8 @@ function fail(msg) {
   process.exit(1);
 }
 
+// lib/vm/harness.ts has the same test (commandExists), but this file runs
+// before the TypeScript is compiled.
 function have(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }

@@ -5,9 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readMounts, findMount } from '../lib/fs/mounts';
+import { commandExists } from '../lib/vm/harness';
 import { buildTestAddon, TEST_ADDON, testBuildEnv } from '../scripts/test-build';
 
 export { testBuildEnv };
+export { commandExists } from '../lib/vm/harness';
 
 export const isRoot = process.getuid?.() === 0;
 export const PAGE = 4096;
@@ -148,9 +150,6 @@ export function needTestBuild(ctx: Mocha.Context): void {
   ctx.skip();
 }
 
-export function commandExists(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
 
 export function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
