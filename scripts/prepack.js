@@ -14,6 +14,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { libc, prebuildCalibration, shippedCalibration } = require('./prebuild-calibration.js');
 
 const ROOT = path.join(__dirname, '..');
 const PLATFORM = `${process.platform}-${process.arch}`;
@@ -34,13 +35,8 @@ function run(what, cmd, args, opts = {}) {
   if (r.status !== 0) fail(`${what} failed (${r.error ? r.error.message : `exit status ${r.status ?? r.signal}`})`);
 }
 
-function isMusl() {
-  // As prebuildify decides the tag (its isAlpine()).
-  return fs.existsSync('/etc/alpine-release');
-}
-
-const LIBC = isMusl() ? 'musl' : 'glibc';
-const CALIBRATE = path.join(ROOT, 'prebuilds', PLATFORM, 'calibrate', `daxkit_calibrate.${LIBC}.node`);
+const LIBC = libc();
+const CALIBRATE = shippedCalibration(ROOT);
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   fail(`the package ships a linux-x64 binary and is packed on linux-x64 (this is ${PLATFORM})`);
@@ -74,14 +70,12 @@ try {
   fs.rmSync(path.dirname(CALIBRATE), { recursive: true, force: true });
   run('building the prebuilt binary', process.execPath, [require.resolve('prebuildify/bin.js', { paths: [ROOT] }), '--napi', '--strip', '--tag-libc', '--cwd', scratch, '--out', ROOT]);
   if (!fs.existsSync(target)) fail(`prebuildify made no ${path.relative(ROOT, target)}`);
-  // The same node-gyp run built the calibration module (binding.gyp's second
-  // target), which prebuildify leaves in build/: it ships apart, stripped too,
-  // where lib/bench/native.ts looks for it and node-gyp-build does not.
-  const built = path.join(scratch, 'build', 'Release', 'daxkit_calibrate.node');
-  if (!fs.existsSync(built)) fail('node-gyp built no daxkit_calibrate.node (the benchmark\'s calibration)');
-  fs.mkdirSync(path.dirname(CALIBRATE), { recursive: true });
-  fs.copyFileSync(built, CALIBRATE);
-  run('stripping the calibration module', 'strip', ['--strip-all', CALIBRATE]);
+  // The same node-gyp run built the calibration module, which prebuildify leaves in build/.
+  try {
+    prebuildCalibration(scratch, ROOT);
+  } catch (e) {
+    fail(e.message);
+  }
 } finally {
   fs.rmSync(scratch, { recursive: true, force: true });
 }

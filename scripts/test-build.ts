@@ -14,9 +14,12 @@ const ROOT = path.join(__dirname, '..', '..');
 export const TEST_BUILD_DIR = path.join(ROOT, 'test', 'native');
 export const TEST_ADDON = path.join(TEST_BUILD_DIR, 'build', 'Release', 'daxkit.node');
 
-/** The environment of a process that is to load the test build. */
-export function testBuildEnv(): { DAXKIT_PREBUILD: string } {
-  return { DAXKIT_PREBUILD: TEST_BUILD_DIR };
+/**
+ * The environment of a process that is to load the test build (not a
+ * prebuilt binary, which PREBUILDS_ONLY, as in npm run test:prebuild, asks for).
+ */
+export function testBuildEnv(): { DAXKIT_PREBUILD: string; PREBUILDS_ONLY: string } {
+  return { DAXKIT_PREBUILD: TEST_BUILD_DIR, PREBUILDS_ONLY: '' };
 }
 
 function sh(cmd: string, args: string[]): string {
