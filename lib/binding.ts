@@ -12,9 +12,13 @@ export interface NativeHandle {
 /** The numeric id of a mapping that every call but map() and id() takes (see GetRegion in native/mapping.h). */
 export type MappingId = number & { readonly __daxkitMappingId: unique symbol };
 
+/** What statx(2) says about a path (the fields statx() returns, but `dax`). */
 export interface NativeStatx {
+  /** `stx_mask`: which of the basic fields the kernel filled in. */
   mask: number;
+  /** `stx_attributes`: the file's attribute bits. */
   attributes: bigint;
+  /** `stx_attributes_mask`: the bits of `attributes` this kernel and filesystem report. */
   attributesMask: bigint;
   mode: number;
   nlink: number;
@@ -28,7 +32,7 @@ export interface NativeStatx {
   devMinor: number;
   rdevMajor: number;
   rdevMinor: number;
-  /** STATX_MNT_ID: the mount the object was reached through; null before Linux 5.8. */
+  /** `stx_mnt_id`: the mount the path was reached through (bind mounts differ); null before Linux 5.8. */
   mntId: number | null;
 }
 
@@ -117,14 +121,6 @@ export interface NativeBinding {
   regionCounts(): { open: number; held: number; leaked: number; budget: number; maxMapCount: number };
   /** Puts daxkit's SIGBUS handler back on top; true when another had replaced it. */
   reassertSigbus(): boolean;
-
-  // native/calibrate/calibrate.cc: the benchmark's native calibration (lib/bench).
-  /** Does nothing; takes persist()'s arguments so that the call costs the same. */
-  calibrateNoop(h?: unknown, offset?: number, length?: number): void;
-  /** Nanoseconds for `iterations` rounds of store + write-back of one line + fence over target's lines. */
-  calibratePersist(target: ArrayBufferView, iterations: number): number;
-  /** Nanoseconds for `iterations` non-temporal copies of source (+ fence) into successive slots of target. */
-  calibrateNtCopy(target: ArrayBufferView, source: ArrayBufferView, iterations: number): number;
 
   // native/fs_walk.cc, fsxattr.cc, fiemap.cc, file_ops.cc. `display` is the path an error names (the bytes used may be a Buffer or a name relative to a directory fd).
   statx(path: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;

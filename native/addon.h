@@ -40,10 +40,12 @@ struct AddonData {
   // A function that does nothing: calling it tells whether JS can still run
   // in this environment (region.cc, CanRunJs).
   napi_ref noop = nullptr;
-  // Set from DAXKIT_TEST_NO_EXTERNAL_BUFFERS at load: behave as a runtime
-  // that refuses external ArrayBuffers (Electron does), which Node never is,
-  // so that the error path can be tested. Read once, never changed.
+#ifdef DAXKIT_TEST
+  // The test build only: set from DAXKIT_TEST_NO_EXTERNAL_BUFFERS=1 at load,
+  // to behave as a runtime that refuses external ArrayBuffers (Electron
+  // does), which Node never is, so that the error path can be tested.
   bool refuse_external_buffers = false;
+#endif
 };
 
 AddonData* addon_data(napi_env env);
@@ -56,6 +58,8 @@ void InitFsWalk(Napi::Env env, Napi::Object exports);     // fs_walk.cc
 void InitFsXattr(Napi::Env env, Napi::Object exports);    // fsxattr.cc
 void InitFiemap(Napi::Env env, Napi::Object exports);     // fiemap.cc
 void InitFileOps(Napi::Env env, Napi::Object exports);    // file_ops.cc
-void InitCalibrate(Napi::Env env, Napi::Object exports);  // calibrate/calibrate.cc
+#ifdef DAXKIT_TEST
+void InitTestHooks(Napi::Env env, Napi::Object exports);  // test_hooks.cc
+#endif
 
 }  // namespace dax

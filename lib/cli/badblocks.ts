@@ -8,7 +8,7 @@ import type { BadRange } from '../pmem/ranges';
 import { shown } from '../fs/path-bytes';
 import { UsageError } from '../errors';
 import { parse, type Command } from './args';
-import { describe, errorJson } from './failure';
+import { describe, pathFailure } from './failure';
 import { err, json, out, pathFields } from './output';
 
 /** A target as typed: its text, and the argument for the library (exact bytes where not UTF-8). */
@@ -124,10 +124,6 @@ function printClear(r: ClearBadblocksResult): void {
         : 'this platform cannot clear it: the next write that allocates it fails (on ext4, e2fsck -l can add it to the bad block list while unmounted)';
     out(`  released, still bad, now free space: ${r.device} ${span(x)} (${blocks}): ${fate}`);
   }
-}
-
-function failure(target: string, e: unknown): Record<string, unknown> {
-  return { ...pathFields(target, 'target', 'target_base64'), error: errorJson(e) };
 }
 
 function isDirectory(p: string | Buffer): boolean {
@@ -267,7 +263,7 @@ export const badblocksCommand: Command = {
       } catch (e) {
         status = 1;
         err(describe(e, t.text));
-        results.push(failure(t.text, e));
+        results.push(pathFailure(t.text, e, 'target', 'target_base64'));
       }
     }
     if (values.json) json(results);
@@ -288,7 +284,7 @@ async function clear(targets: Target[], asJson: boolean, yes: boolean, allowUncl
   const fail = (t: string, e: unknown): void => {
     status = 1;
     err(describe(e, t));
-    results.push(failure(t, e));
+    results.push(pathFailure(t, e, 'target', 'target_base64'));
   };
   // The plan: every file and its bad ranges. Devices and regions go straight
   // to clearBadblocks(), which says precisely why it will not clear them.

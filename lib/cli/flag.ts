@@ -5,7 +5,7 @@ import { shown } from '../fs/path-bytes';
 import { errorReason } from '../errors';
 import { UsageError } from '../errors';
 import { didYouMean, parse, type Command } from './args';
-import { describe, errorJson } from './failure';
+import { describe, pathFailure } from './failure';
 import { err, json, out, pathFields } from './output';
 import { table, yesNo } from './table';
 
@@ -75,11 +75,6 @@ function reportJson(r: DaxFlagReport): Record<string, unknown> {
 
 function listingJson(l: DaxFlagListing): Record<string, unknown> {
   return { ...pathFields(l.path, 'path', 'pathBase64'), type: l.type, flag: l.flag, dax: l.dax, reason: l.reason, error: l.error };
-}
-
-/** A PATH that could not be looked up at all: reported like the others, as one failed path. */
-function failureJson(path: string, e: unknown): Record<string, unknown> {
-  return { ...pathFields(path, 'path', 'pathBase64'), error: errorJson(e) };
 }
 
 const OPTIONS = {
@@ -167,7 +162,7 @@ usage error.`,
         failed = true;
         total.total++;
         total.failed++;
-        results.push(failureJson(p.text, e));
+        results.push(pathFailure(p.text, e));
         block([
           title(enabled, p.text, recursive, 'failed'),
           table(HEADER, [[p.text, '-', '-', 'failed', errorReason(e)]]),
@@ -198,7 +193,7 @@ function get(paths: Array<{ text: string; arg: string | Buffer }>, recursive: bo
       list = listDaxFlags(p.arg, { recursive, followSymlinks: follow });
     } catch (e) {
       failed = true;
-      results.push(failureJson(p.text, e));
+      results.push(pathFailure(p.text, e));
       rows.push(['-', '-', p.text, errorReason(e)]);
       err(describe(e, p.text));
       continue;

@@ -2,7 +2,7 @@ import { daxStatus, type DaxStatus } from '../dax/status';
 import { errorReason } from '../errors';
 import { UsageError } from '../errors';
 import { parse, type Command } from './args';
-import { describe, errorJson } from './failure';
+import { describe, pathFailure } from './failure';
 import { err, json, out, pathFields } from './output';
 import { table, yesNo } from './table';
 
@@ -69,7 +69,7 @@ stderr), 2 on a usage error.`,
       } catch (e) {
         failed++;
         err(describe(e, p.text));
-        results.push({ ...pathFields(p.text, 'path', 'pathBase64'), error: errorJson(e) });
+        results.push(pathFailure(p.text, e));
         rows.push([p.text, '-', '-', '-', '-', '-', errorReason(e)]);
       }
     }

@@ -2,9 +2,9 @@
 // privilege, a permission, a writable mount), said on the error itself.
 import * as fs from 'node:fs';
 import { binding, type NativeStatx } from '../binding';
-import { errorReason } from '../errors';
+import { FS_XFLAG_DAX, S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFSOCK } from '../constants';
 import { Tree, type SkipKind, type TreeEntry } from '../fs/tree-walk';
-import { FS_XFLAG_DAX, fdPath, flagNotSupported, flagSupported, fsFacts, isUnsupportedIoctl, type FsFacts } from './reason';
+import { fdPath, flagNotSupported, flagSupported, fsFacts, isUnsupportedIoctl, type FsFacts } from './reason';
 
 /** What was being done when an error happened, for the hint that says what is missing. */
 export type Stage = 'lookup' | 'open' | 'ioctl' | 'scandir';
@@ -45,14 +45,14 @@ export function walkError(e: TreeEntry): Error | null {
 }
 
 export function specialKind(mode: number): string {
-  switch (mode & 0o170000) {
-    case 0o020000:
+  switch (mode & S_IFMT) {
+    case S_IFCHR:
       return 'a character device';
-    case 0o060000:
+    case S_IFBLK:
       return 'a block device';
-    case 0o010000:
+    case S_IFIFO:
       return 'a FIFO';
-    case 0o140000:
+    case S_IFSOCK:
       return 'a socket';
     default:
       return 'not a regular file or directory';
@@ -82,12 +82,6 @@ export function openRoot(bytes: Buffer, text: string, follow: boolean): { tree: 
     throw e;
   }
 }
-
-export function errorInfo(e: Error): { code: string; message: string } {
-  return { code: String((e as NodeJS.ErrnoException).code ?? 'ERR'), message: e.message };
-}
-
-export const reasonOf = errorReason;
 
 export function skipReason(kind: SkipKind, isRoot: boolean): string {
   switch (kind) {

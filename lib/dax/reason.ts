@@ -8,16 +8,13 @@ import { DaxError } from '../errors';
 import { findMount, readMounts, type MountEntry } from '../fs/mounts';
 import { DAX_FILESYSTEMS, daxMountMode, type DaxMountMode } from './mount-mode';
 import { pathText } from '../fs/path-bytes';
-import { STATX_ATTR_DAX } from './statx';
 import { blockDeviceDax } from '../pmem/device-nodes';
 import { entryType, type EntryType } from '../fs/tree-walk';
+import { FS_XFLAG_APPEND, FS_XFLAG_DAX, FS_XFLAG_IMMUTABLE } from '../constants';
+import { daxOf } from './statx';
 
 export { entryType, type EntryType };
 
-/** FS_XFLAG_DAX: the persistent per-inode DAX flag (FS_IOC_FSGETXATTR). */
-export const FS_XFLAG_DAX = 0x00008000;
-const FS_XFLAG_IMMUTABLE = 0x00000008;
-const FS_XFLAG_APPEND = 0x00000010;
 
 /**
  * Filesystems that store FS_XFLAG_DAX. Others may answer FS_IOC_FSGETXATTR
@@ -108,11 +105,9 @@ export function readXflags(fd: number, f: FsFacts, display?: string): number | n
 }
 
 export function inodeFacts(st: NativeStatx, xflags: number | null): InodeFacts {
-  const bit = BigInt(STATX_ATTR_DAX);
-  const type = entryType(st.mode);
   return {
-    type,
-    dax: (st.attributesMask & bit) === 0n ? null : (st.attributes & bit) !== 0n,
+    type: entryType(st.mode),
+    dax: daxOf(st),
     flag: xflags === null ? null : (xflags & FS_XFLAG_DAX) !== 0,
     locked: xflags !== null && (xflags & (FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND)) !== 0,
     blksize: st.blksize,

@@ -8,16 +8,14 @@
 // bind mount can never make a change land outside the tree.
 import * as fs from 'node:fs';
 import { binding, type NativeStatx } from '../binding';
-import { DaxError, DaxSystemError } from '../errors';
+import { DaxError, DaxSystemError, errorReason, errorRecord } from '../errors';
 import { Tree, type TreeEntry } from '../fs/tree-walk';
 import { rejectUnknownOptions, validateBoolean, validateObject, validatePathArg, type PathArg } from '../validate';
 import type { DaxFlagEntry, DaxFlagReport, SetDaxFlagOptions } from './flag';
-import { errorInfo, explain, openRoot, reasonOf, readFlagFd, skipReason, walkError } from './flag-read';
+import { explain, openRoot, readFlagFd, skipReason, walkError } from './flag-read';
 import { inodeKey, openersOf } from './openers';
-import { expectedFileDax, flagNotSupported, FS_XFLAG_DAX, fsBlocker, inodeFacts, isUnsupportedIoctl, mountOverrides, pendingReason, type FsFacts } from './reason';
-
-const PAGE_SIZE = binding.cpuInfo().pageSize;
-const ST_RDONLY = 1;
+import { expectedFileDax, flagNotSupported, fsBlocker, inodeFacts, isUnsupportedIoctl, mountOverrides, pendingReason, type FsFacts } from './reason';
+import { FS_XFLAG_DAX, PAGE_SIZE, ST_RDONLY } from '../constants';
 
 function hasCapFowner(): boolean {
   try {
@@ -74,8 +72,8 @@ function recOf(run: Run, node: TreeEntry): Rec {
 
 function fail(entry: DaxFlagEntry, e: Error): void {
   entry.state = 'failed';
-  entry.error = errorInfo(e);
-  entry.reason = reasonOf(e);
+  entry.error = errorRecord(e);
+  entry.reason = errorReason(e);
 }
 
 /** Why setting the flag on `n` would fail, without trying; null when it should work. */
@@ -223,7 +221,7 @@ export function setDaxFlag(p: PathArg, enabled: boolean, options?: SetDaxFlagOpt
       // The flag is as reported; but nothing below was visited.
       const did = aborted ? 'nothing was changed' : dryRun ? `the flag would ${e.flagBefore === enabled ? 'need no change' : 'change'}` : `the flag ${e.changed ? 'changed' : 'needed no change'}`;
       fail(e, explain(n.listError, 'scandir'));
-      e.reason = `${did}, but the directory could not be read, so nothing below it was visited (${reasonOf(n.listError)})`;
+      e.reason = `${did}, but the directory could not be read, so nothing below it was visited (${errorReason(n.listError)})`;
     } else if (aborted) {
       e.state = 'skipped';
       e.reason = 'not changed: another path of this atomic run failed its check, so the run changed nothing';
@@ -317,7 +315,7 @@ function applyAtomically(tree: Tree, run: Run, nodes: TreeEntry[]): boolean {
 function couldNotRestore(r: Rec, e: Error): void {
   const x = isUnsupportedIoctl(e) ? e : explain(e, 'ioctl');
   fail(r.entry, x);
-  r.entry.reason = `changed, and could not be restored after another change failed: ${reasonOf(x)}`;
+  r.entry.reason = `changed, and could not be restored after another change failed: ${errorReason(x)}`;
 }
 
 /**

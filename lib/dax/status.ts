@@ -14,9 +14,9 @@ import type { DaxMountMode } from './mount-mode';
 import { charSubsystem, devdaxInfo } from '../pmem/device-nodes';
 import { Tree } from '../fs/tree-walk';
 import { validatePathArg, type PathArg } from '../validate';
+import { PAGE_SIZE, S_IFCHR, S_IFMT } from '../constants';
 
 const XFS_FSOP_GEOM_FLAGS_REFLINK = 1 << 20;
-const PAGE_SIZE = binding.cpuInfo().pageSize;
 
 /** The mount that holds a path, from /proc/self/mountinfo. */
 export interface DaxMount {
@@ -135,7 +135,7 @@ function statusOf(tree: Tree, text: string, bytes: Buffer): DaxStatus {
 function factsOf(tree: Tree, text: string): Facts {
   const e = tree.root;
   const st = e.st!;
-  if ((st.mode & 0o170000) === 0o020000 && charSubsystem(st.rdevMajor, st.rdevMinor) === 'dax') {
+  if ((st.mode & S_IFMT) === S_IFCHR && charSubsystem(st.rdevMajor, st.rdevMinor) === 'dax') {
     const dev = devdaxInfo(st.rdevMajor, st.rdevMinor);
     return {
       type: 'devdax',

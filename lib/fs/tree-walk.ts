@@ -21,19 +21,17 @@ import * as fs from 'node:fs';
 import { binding, type NativeStatx } from '../binding';
 import { DaxError, DaxSystemError } from '../errors';
 import { pathText } from './path-bytes';
-
-const AT_FDCWD = -100;
-const S_IFMT = 0o170000;
+import { AT_FDCWD, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../constants';
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
 
 export function entryType(mode: number): EntryType {
   switch (mode & S_IFMT) {
-    case 0o100000:
+    case S_IFREG:
       return 'file';
-    case 0o040000:
+    case S_IFDIR:
       return 'directory';
-    case 0o120000:
+    case S_IFLNK:
       return 'symlink';
     default:
       return 'other';

@@ -14,10 +14,9 @@ import { validateInteger, validatePath } from '../validate';
 import type { DaxMapping } from './dax-mapping';
 import { fdPersistence, mapDevdax, mapFile, requireDurable } from './map';
 import { parseOptions, type OpenOptions, type ParsedOptions } from './options';
+import { AT_FDCWD, O_TMPFILE } from '../constants';
 
 export type { OpenOptions } from './options';
-// An open(2) flag that fs.constants does not carry.
-const O_TMPFILE = 0o20200000;
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_NONBLOCK } = fs.constants;
 
 function errnoOf(e: unknown): number | undefined {
@@ -63,8 +62,6 @@ function classify(path: string, st: fs.BigIntStats): Target {
         : 'not a regular file';
   throw invalidArgValue('target', path, `must be a regular file or a devdax character device; it is ${what}`);
 }
-
-const AT_FDCWD = -100;
 
 // Opens for real what an O_PATH descriptor names: the very inode that was
 // classified, through its /proc/self/fd link (binding.reopen, shared with the

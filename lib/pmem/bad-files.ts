@@ -8,7 +8,7 @@ import type { BadblocksOptions, BadblocksReport } from './badblocks';
 import { diskBad, fileBadRanges, fsDeviceOf, listCutWarning } from './file-analysis';
 import { loadModel } from './nd-model';
 import { mergeRanges, shift, subtractRanges, totalLength, type BadRange } from './ranges';
-import { sysfsRootOf } from './targets';
+import { sysfsRootOption } from './sysfs';
 
 /** A directory's files hit by media errors: findBadFiles(). */
 export interface BadFilesReport {
@@ -46,7 +46,7 @@ export function findBadFiles(dir: PathArg, options?: BadblocksOptions): BadFiles
   const { bytes, text } = validatePathArg('dir', dir);
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['sysfsRoot']);
-  const m = loadModel(sysfsRootOf(o));
+  const m = loadModel(sysfsRootOption(o));
   const tree = Tree.open(bytes, text, true);
   try {
     if (tree.root.type !== 'directory') throw invalidArgValue('dir', dir, 'must be a directory (badblocks() takes a file)');

@@ -9,7 +9,8 @@ import { rejectUnknownOptions, validateBoolean, validateInteger, validateObject,
 import { analyzeFd, type FileHit } from './file-analysis';
 import { loadModel, regionCanClear, type NdRegion, type PmemModel } from './nd-model';
 import { mergeRanges, roundOut, shift, subtractRanges, within, type BadRange } from './ranges';
-import { notSupported, resolve, sysfsRootOf, withFile, type Resolved } from './targets';
+import { notSupported, resolve, withFile, type Resolved } from './targets';
+import { sysfsRootOption } from './sysfs';
 
 export interface ClearBadblocksOptions {
   /**
@@ -106,7 +107,7 @@ export function clearBadblocks(file: PathArg, range?: { offset: number; length: 
   rejectUnknownOptions('options', o, ['allowUncleared', 'sysfsRoot', 'beneath']);
   const allowUncleared = o.allowUncleared === undefined ? false : validateBoolean('options.allowUncleared', o.allowUncleared);
   const beneath = o.beneath === undefined ? null : validatePathArg('options.beneath', o.beneath);
-  const root = sysfsRootOf(o);
+  const root = sysfsRootOption(o);
   const m = loadModel(root);
 
   let r: Resolved;

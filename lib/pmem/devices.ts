@@ -3,8 +3,8 @@
 import * as path from 'node:path';
 import { loadModel, namespaceAreas, physicalToDevice, regionCanClear, type DaxDevice, type NdNamespace, type NdRegion, type PmemBlock, type PmemModel } from './nd-model';
 import { clipRanges, mergeRanges, totalLength, type BadRange } from './ranges';
-import { DEFAULT_SYSFS } from './sysfs';
-import { rejectUnknownOptions, validateObject, validatePath } from '../validate';
+import { sysfsRootOption } from './sysfs';
+import { rejectUnknownOptions, validateObject } from '../validate';
 
 /** `'region'`, `'namespace'`, a pmem `'block'` device, a `'partition'` of one, or a `'dax'` character device. */
 export type PmemDeviceType = 'region' | 'namespace' | 'block' | 'partition' | 'dax';
@@ -109,8 +109,7 @@ function namespaceCount(m: PmemModel, ns: NdNamespace): number | null {
 export function listDevices(options?: ListDevicesOptions): PmemDevice[] {
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['sysfsRoot']);
-  const root = o.sysfsRoot === undefined ? DEFAULT_SYSFS : validatePath('options.sysfsRoot', o.sysfsRoot);
-  const m = loadModel(root);
+  const m = loadModel(sysfsRootOption(o));
   const out: PmemDevice[] = [];
   const base = (r: NdRegion | null): Pick<PmemDevice, 'region' | 'persistenceDomain' | 'canClearErrors'> => ({
     region: r?.name ?? null,

@@ -8,6 +8,7 @@ import type { PmemBlock, PmemModel } from './nd-model';
 import { mergeRanges, roundOut, within, type BadRange } from './ranges';
 import { realpathOrNull } from './sysfs';
 import { blockByDir, bttReason, notSupported } from './targets';
+import { FS_XFLAG_REALTIME } from '../constants';
 
 const FIEMAP_EXTENT_UNKNOWN = 0x2;
 const FIEMAP_EXTENT_DELALLOC = 0x4;
@@ -15,7 +16,6 @@ const FIEMAP_EXTENT_ENCODED = 0x8;
 const FIEMAP_EXTENT_NOT_ALIGNED = 0x100;
 const FIEMAP_EXTENT_DATA_INLINE = 0x200;
 const FIEMAP_EXTENT_DATA_TAIL = 0x400;
-const FS_XFLAG_REALTIME = 0x1;
 
 /** One bad piece of a file: the bytes in the file, and the same bytes on the block device. */
 export interface FileHit {

@@ -13,12 +13,11 @@
 //   regionN/badblocks:     512-byte sectors relative to regionN/resource
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { binding } from '../binding';
 import { clipRanges, mergeRanges, type BadRange } from './ranges';
 import { parseBadblockList, type BadblockList } from './badblock-list';
-import { checkedBytes, DEFAULT_SYSFS, readAttr, readNode, readSysfsDir, readSysfsFile, readUint, realpathOrNull, SysfsFormatError } from './sysfs';
-
-const PAGE_SIZE = binding.cpuInfo().pageSize;
+import { daxAlign } from './device-nodes';
+import { checkedBytes, DEFAULT_SYSFS, readAttr, readLinkBase, readNode, readSysfsDir, readSysfsFile, readUint, realpathOrNull, SysfsFormatError } from './sysfs';
+import { PAGE_SIZE } from '../constants';
 
 /** A device's data area in the physical address space: device offset `base` is at `start`. */
 export interface DataArea {
@@ -340,22 +339,14 @@ export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
       region,
       namespace: owner,
       size,
-      align: readUint(path.join(dir, 'align')) ?? readUint(path.join(dir, 'dax_region', 'align')),
-      driver: readLinkName(path.join(dir, 'driver')),
+      align: daxAlign(dir),
+      driver: readLinkBase(path.join(dir, 'driver')),
       numaNode: readNode(path.join(dir, 'numa_node')),
       targetNode: readNode(path.join(dir, 'target_node')),
       areas: region === null ? null : daxAreas(m, name, dir, size),
     });
   }
   return m;
-}
-
-function readLinkName(link: string): string | null {
-  try {
-    return path.basename(fs.readlinkSync(link));
-  } catch {
-    return null;
-  }
 }
 
 // A dax device is one or more physical ranges (mappingN: start, end, and the

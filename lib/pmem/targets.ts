@@ -6,16 +6,12 @@ import * as path from 'node:path';
 import { type NativeStatx } from '../binding';
 import { DaxError, invalidArgValue } from '../errors';
 import { Tree } from '../fs/tree-walk';
-import { validatePath } from '../validate';
 import type { DaxDevice, NdNamespace, NdRegion, PmemBlock, PmemModel, PmemPartition } from './nd-model';
-import { DEFAULT_SYSFS, realpathOrNull } from './sysfs';
+import { realpathOrNull } from './sysfs';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG } from '../constants';
 
 export function notSupported(target: string, reason: string): DaxError {
   return new DaxError('ERR_DAX_NOT_SUPPORTED', `No media error list for '${target}': ${reason}`, { reason, path: target });
-}
-
-export function sysfsRootOf(o: Record<string, unknown>): string {
-  return o.sysfsRoot === undefined ? DEFAULT_SYSFS : validatePath('options.sysfsRoot', o.sysfsRoot);
 }
 
 export function bttReason(b: PmemBlock): string {
@@ -105,19 +101,19 @@ export function resolve(target: string, bytes: Buffer, m: PmemModel): Resolved {
   if (DEVICE_NAME.test(target)) return byName(target, m);
   const tree = Tree.open(bytes, target, true);
   const st = tree.root.st as NativeStatx;
-  const fmt = st.mode & 0o170000;
-  if (fmt === 0o100000) return { kind: 'file', tree };
+  const fmt = st.mode & S_IFMT;
+  if (fmt === S_IFREG) return { kind: 'file', tree };
   tree.close();
-  if (fmt === 0o040000) {
+  if (fmt === S_IFDIR) {
     throw invalidArgValue('target', target, 'is a directory: badblocks() takes a file, a device or a region; findBadFiles() scans a directory');
   }
   const mm = `${st.rdevMajor}:${st.rdevMinor}`;
-  if (fmt === 0o060000) {
+  if (fmt === S_IFBLK) {
     const dir = realpathOrNull(path.join(m.sysfsRoot, 'dev', 'block', mm));
     if (dir === null) throw notSupported(target, `block device ${mm} is not in ${m.sysfsRoot}/dev/block`);
     return blockByDir(dir, m, target);
   }
-  if (fmt === 0o020000) {
+  if (fmt === S_IFCHR) {
     const dir = realpathOrNull(path.join(m.sysfsRoot, 'dev', 'char', mm));
     const dax = dir === null ? undefined : m.dax.find((d) => d.dir === dir);
     if (dax !== undefined) return { kind: 'devdax', dax };

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -17,6 +16,8 @@
 #define MFD_CLOEXEC 0x0001U
 #endif
 #include <unistd.h>
+
+#include "trace.h"
 
 // Older C libraries lack these; the values are the kernel ABI.
 #ifndef MAP_SHARED_VALIDATE
@@ -171,7 +172,9 @@ int msync_range(void* addr, size_t length) {
   uintptr_t start = a & ~(ps - 1);
   uintptr_t end = (a + length + ps - 1) & ~(ps - 1);
   if (end == start) return 0;
-  return msync(reinterpret_cast<void*>(start), end - start, MS_SYNC) == 0 ? 0 : -errno;
+  if (msync(reinterpret_cast<void*>(start), end - start, MS_SYNC) != 0) return -errno;
+  DAX_TRACE(kTraceMsync, start, end - start);
+  return 0;
 }
 
 int fallocate_range(int fd, int mode, uint64_t offset, uint64_t length) {
