@@ -65,7 +65,7 @@ Napi::Value JS_statx(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// openPath(dirFd, name, followSymlinks, display) -> an O_PATH fd
+// openPath(dirFd, name, followSymlinks, display) -> an O_PATH fd (close it with closeFd)
 Napi::Value JS_openPath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int dirfd;
@@ -76,10 +76,11 @@ Napi::Value JS_openPath(const Napi::CallbackInfo& info) {
     ThrowSystemError(env, -fd, "open", OrNull(GetString(env, info[3])));
     return env.Undefined();
   }
-  return Napi::Number::New(env, fd);
+  return Napi::Number::New(env, TrackFd(env, fd));
 }
 
-// reopen(pathFd, directory, write, display) -> an fd open for I/O on the same inode
+// reopen(pathFd, directory, write, display) -> an fd open for I/O on the same
+// inode (close it with closeFd)
 Napi::Value JS_reopen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int pfd;
@@ -89,7 +90,7 @@ Napi::Value JS_reopen(const Napi::CallbackInfo& info) {
     ThrowSystemError(env, -fd, "open", OrNull(GetString(env, info[3])));
     return env.Undefined();
   }
-  return Napi::Number::New(env, fd);
+  return Napi::Number::New(env, TrackFd(env, fd));
 }
 
 struct DirCtx {

@@ -89,9 +89,10 @@ export function mountId(fd: number, st: NativeStatx): number | null {
   }
 }
 
-function closeQuietly(fd: number): void {
+/** Closes an fd of binding.openPath() or reopen() (never fs.closeSync: Node does not know them). */
+export function closeQuietly(fd: number): void {
   try {
-    fs.closeSync(fd);
+    binding.closeFd(fd);
   } catch {
     // an fd this file opened; nothing to do if the kernel says otherwise
   }

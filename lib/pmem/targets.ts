@@ -1,11 +1,10 @@
 // What a badblocks() or clearBadblocks() target is: a region, namespace,
 // block device, partition or dax device named by its kernel name, or a path
 // opened once (an O_PATH handle) and looked at through that handle only.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type NativeStatx } from '../binding';
 import { DaxError, invalidArgValue } from '../errors';
-import { Tree } from '../fs/tree-walk';
+import { closeQuietly, Tree } from '../fs/tree-walk';
 import { validatePath } from '../validate';
 import type { DaxDevice, NdNamespace, NdRegion, PmemBlock, PmemModel, PmemPartition } from './nd-model';
 import { DEFAULT_SYSFS, realpathOrNull } from './sysfs';
@@ -134,17 +133,9 @@ export function withFile<T>(r: { tree: Tree }, write: boolean, fn: (fd: number) 
     try {
       return fn(fd);
     } finally {
-      closeFd(fd);
+      closeQuietly(fd);
     }
   } finally {
     r.tree.close();
-  }
-}
-
-function closeFd(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // an fd this file opened
   }
 }
