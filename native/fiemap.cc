@@ -32,12 +32,11 @@ Napi::Value JS_fiemap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd;
   if (!GetInt64(env, info[0], "fd", &fd)) return env.Undefined();
-  std::string path = GetString(env, info[1]);
   FiemapCtx c{env, nullptr, 0};
   if (napi_create_array(env, &c.out) != napi_ok) return env.Undefined();
   int rc = fiemap(static_cast<int>(fd), PushExtent, &c);
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "ioctl", OrNull(path));
+    ThrowSystemErrorWithPath(env, -rc, "ioctl", Display(env, info[1]));
     return env.Undefined();
   }
   return Napi::Value(env, c.out);

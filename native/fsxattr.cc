@@ -26,7 +26,7 @@ Napi::Value JS_fsGetXattr(const Napi::CallbackInfo& info) {
   FsXattr x;
   int rc = fsgetxattr(fd, &x);
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "ioctl", OrNull(GetString(env, info[1])));
+    ThrowSystemErrorWithPath(env, -rc, "ioctl", Display(env, info[1]));
     return env.Undefined();
   }
   return Napi::Value(env, XattrObject(env, x));
@@ -51,7 +51,7 @@ Napi::Value JS_fsSetXflags(const Napi::CallbackInfo& info) {
     if (rc == 0) rc = fsgetxattr(fd, &after);
   }
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "ioctl", OrNull(GetString(env, info[3])));
+    ThrowSystemErrorWithPath(env, -rc, "ioctl", Display(env, info[3]));
     return env.Undefined();
   }
   return ObjectBuilder(env).Val("before", XattrObject(env, before)).Val("after", XattrObject(env, after));
@@ -65,7 +65,7 @@ Napi::Value JS_xfsGeometryFlags(const Napi::CallbackInfo& info) {
   uint32_t flags = 0;
   int rc = xfs_geometry_flags(fd, &flags);
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "ioctl", OrNull(GetString(env, info[1])));
+    ThrowSystemErrorWithPath(env, -rc, "ioctl", Display(env, info[1]));
     return env.Undefined();
   }
   return Napi::Number::New(env, flags);
