@@ -298,7 +298,7 @@ async function clear(targets: Target[], asJson: boolean, yes: boolean, allowUncl
   const plan: Planned[] = [];
   for (const t of targets) {
     try {
-      if (isDirectory(t.arg)) plan.push(...findBadFiles(t.arg, opts).files.map((report) => ({ report, beneath: t.arg })));
+      if (isDirectory(t.arg)) for (const report of findBadFiles(t.arg, opts).files) plan.push({ report, beneath: t.arg });
       else {
         const r = badblocks(t.arg, opts);
         if (r.type === 'file') plan.push({ report: r, beneath: null });

@@ -6,8 +6,8 @@ import { errorReason } from '../errors';
 import { UsageError } from '../errors';
 import { didYouMean, parse, type Command } from './args';
 import { describe, errorJson } from './failure';
-import { err, json, out, pathFields } from './output';
-import { table, yesNo } from './table';
+import { err, json, out, outLines, pathFields } from './output';
+import { tableLines, yesNo } from './table';
 
 type Summary = DaxFlagReport['summary'];
 
@@ -155,9 +155,12 @@ usage error.`,
     const results: Array<Record<string, unknown>> = [];
     const total: Summary = { total: 0, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 0 };
     let failed = false;
-    // One block per PATH, a blank line between them.
-    const block = (lines: string[]): void => {
-      if (!asJson) out(`${results.length > 1 ? '\n' : ''}${lines.join('\n')}`);
+    // One block per PATH, a blank line between them; made only for text (a
+    // tree's table can be long).
+    const block = (lines: () => Iterable<string>): void => {
+      if (asJson) return;
+      if (results.length > 1) out('');
+      outLines(lines());
     };
     for (const p of paths) {
       let r: DaxFlagReport;
@@ -168,18 +171,22 @@ usage error.`,
         total.total++;
         total.failed++;
         results.push(failureJson(p.text, e));
-        block([
-          title(enabled, p.text, recursive, 'failed'),
-          table(HEADER, [[p.text, '-', '-', 'failed', errorReason(e)]]),
-          summaryLine({ total: 1, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 1 }, opts.dryRun),
-        ]);
+        block(function* () {
+          yield title(enabled, p.text, recursive, 'failed');
+          yield* tableLines(HEADER, [[p.text, '-', '-', 'failed', errorReason(e)]]);
+          yield summaryLine({ total: 1, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 1 }, opts.dryRun);
+        });
         err(describe(e, p.text));
         continue;
       }
       if (r.summary.failed > 0 || r.aborted) failed = true;
       for (const k of Object.keys(total) as Array<keyof Summary>) total[k] += r.summary[k];
       results.push(reportJson(r));
-      block([title(enabled, r.path, recursive, outcome(r)), table(HEADER, r.entries.map(row)), summaryLine(r.summary, opts.dryRun)]);
+      block(function* () {
+        yield title(enabled, r.path, recursive, outcome(r));
+        yield* tableLines(HEADER, r.entries.map(row));
+        yield summaryLine(r.summary, opts.dryRun);
+      });
       for (const e of r.entries) if (e.state === 'failed') err(`${shown(e.path)}: ${shown(e.reason ?? e.error?.message ?? 'failed')}`);
     }
     if (asJson) json(results);
@@ -199,13 +206,13 @@ function get(paths: Array<{ text: string; arg: string | Buffer }>, recursive: bo
     } catch (e) {
       failed = true;
       results.push(failureJson(p.text, e));
-      rows.push(['-', '-', p.text, errorReason(e)]);
+      if (!asJson) rows.push(['-', '-', p.text, errorReason(e)]);
       err(describe(e, p.text));
       continue;
     }
     for (const l of list) {
-      results.push(listingJson(l));
-      rows.push([flagText(l.flag), l.type === 'file' ? yesNo(l.dax) : '-', l.path, l.reason ?? '']);
+      if (asJson) results.push(listingJson(l));
+      else rows.push([flagText(l.flag), l.type === 'file' ? yesNo(l.dax) : '-', l.path, l.reason ?? '']);
       if (l.error !== null) {
         failed = true;
         err(`${shown(l.path)}: ${shown(l.reason ?? l.error.message)}`);
@@ -213,6 +220,6 @@ function get(paths: Array<{ text: string; arg: string | Buffer }>, recursive: bo
     }
   }
   if (asJson) json(results);
-  else out(table(['FLAG', 'DAX', 'PATH', 'NOTE'], rows));
+  else outLines(tableLines(['FLAG', 'DAX', 'PATH', 'NOTE'], rows));
   return failed ? 1 : 0;
 }

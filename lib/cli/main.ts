@@ -23,7 +23,7 @@ function version(): string {
 }
 
 function mainHelp(): string {
-  const width = Math.max(...[...Object.keys(commands), 'help'].map((c) => c.length));
+  const width = [...Object.keys(commands), 'help'].reduce((m, c) => Math.max(m, c.length), 0);
   const list = Object.entries(commands)
     .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
     .join('\n');

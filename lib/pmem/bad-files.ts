@@ -75,10 +75,10 @@ export function findBadFiles(dir: PathArg, options?: BadblocksOptions): BadFiles
       if (e.type !== 'file') return;
       report.filesScanned++;
       const f = fileBadRanges(binding.fiemap(fd, e.text), bad, dev.start, blockSize);
-      used.push(...f.hits.map((h) => h.device));
+      for (const h of f.hits) used.push(h.device);
       if (!f.complete) {
         report.complete = false;
-        report.warnings.push(...f.warnings.map((w) => `${e.text}: ${w}`));
+        for (const w of f.warnings) report.warnings.push(`${e.text}: ${w}`);
       }
       if (f.ranges.length > 0) {
         report.files.push({

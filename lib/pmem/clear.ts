@@ -174,7 +174,7 @@ function clearFd(fd: number, file: string, bytes: Buffer, want: { start: number;
     const overlaps = (h: FileHit): boolean => selected.some((x) => h.file.offset < x.offset + x.length && x.offset < h.file.offset + h.file.length);
     const gaveUp = subtractRanges(mergeRanges(before.hits.filter(overlaps).map((h) => h.device)), mergeRanges(after.hits.map((h) => h.device)));
     const stillBad: BadRange[] = [];
-    for (const g of gaveUp) stillBad.push(...within(after.bad, g.offset, g.offset + g.length));
+    for (const g of gaveUp) for (const x of within(after.bad, g.offset, g.offset + g.length)) stillBad.push(x);
     result.released = shift(mergeRanges(stillBad), -after.dev.start);
     result.remaining = mergeRanges(selected.flatMap((x) => within(after.ranges, x.offset, x.offset + x.length)));
     return result;

@@ -398,7 +398,7 @@ export function namespaceAreas(m: PmemModel, ns: NdNamespace): DataArea[] | null
     for (const name of ns.dax) {
       const d = m.daxDevice(name);
       if (d === undefined || d.areas === null) return null;
-      out.push(...d.areas);
+      for (const a of d.areas) out.push(a);
     }
     return out;
   }
