@@ -1,7 +1,9 @@
-// Trees as large as an admin's may be, through daxkit flag -R: wide ones
-// must not overflow a call with one argument per entry (the CLI crashed
-// after set/clear had changed everything). Root, on loop-mounted xfs; flags
-// read back with xfs_io.
+// Trees as large and as deep as an admin's may be, through daxkit flag -R:
+// wide ones must not overflow a call with one argument per entry (the CLI
+// crashed after set/clear had changed everything), deep ones must not hold
+// every prefix of every path (memory grew with the square of the depth), and
+// what cannot be reached (a path past PATH_MAX, more levels than open fds)
+// is said so. Root, on loop-mounted xfs; flags read back with xfs_io.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -53,7 +55,7 @@ describe('output of any length', function () {
   });
 });
 
-describe('trees that are wide (root, loop-mounted xfs)', function () {
+describe('trees that are wide, deep or deeper than the fd limit (root, loop-mounted xfs)', function () {
   const mount = useLoopMount('xfs', 600);
   if (mount === null) return;
 
@@ -81,5 +83,38 @@ describe('trees that are wide (root, loop-mounted xfs)', function () {
     assert.equal(clear.status, 0, clear.stderr.slice(0, 500));
     assert.match(clear.stdout, /\n15016 paths: 15016 changed, /);
     assert.equal(sh('xfs_io', ['-r', '-c', 'lsattr -R', tree]).split('\n').filter((l) => /^\S*x\S* /.test(l)).length, 0);
+  });
+
+  it('a tree deeper than PATH_MAX: the entry past it fails with ENAMETOOLONG and is not entered; what is above is changed and reported', function () {
+    this.timeout(60_000);
+    const tree = path.join(mount().dir, 'deep');
+    fs.mkdirSync(tree);
+    const name = 'n'.repeat(255);
+    // 40 levels of 255-byte names (10 KiB of path): made from inside, one level at a time.
+    const made = spawnSync(process.execPath, ['-e', `process.chdir(${JSON.stringify(tree)}); for (let i = 0; i < 40; i++) { require('fs').mkdirSync(${JSON.stringify(name)}); process.chdir(${JSON.stringify(name)}); }`]);
+    assert.equal(made.status, 0, made.stderr.toString());
+    const r = daxkit(['flag', 'set', '-R', '--json', tree]);
+    assert.equal(r.status, 1);
+    const entries = (JSON.parse(r.stdout) as Array<{ entries: Array<{ path: string; state: string; changed: boolean; type: string; error: { code: string } | null }> }>)[0].entries;
+    const within = Math.floor((4095 - tree.length) / 256);
+    assert.equal(entries.length, within + 2, 'the root, every level whose path fits, and the first that does not');
+    const last = entries[entries.length - 1];
+    assert.equal(Buffer.byteLength(last.path), tree.length + (within + 1) * 256);
+    assert.deepEqual([last.state, last.error?.code, last.type, last.changed], ['failed', 'ENAMETOOLONG', 'directory', false]);
+    assert.ok(entries.slice(0, -1).every((e) => e.state === 'no-effect' && e.changed));
+    assert.match(r.stderr, /: name too long \(ENAMETOOLONG\); its path is \d+ bytes, longer than the 4095 a path can have \(PATH_MAX\), so it cannot be named: it was not opened, and nothing below it was visited\n$/);
+    // What xfs_io can reach by path agrees: the levels above are flagged.
+    assert.match(sh('xfs_io', ['-r', '-c', 'lsattr', path.join(tree, name, name)]), /^\S*x\S* /);
+  });
+
+  it('a tree deeper than the open-file limit: EMFILE at the deepest levels, with the limit and what to do', function () {
+    const tree = path.join(mount().dir, 'fds');
+    fs.mkdirSync(path.join(tree, ...Array<string>(60).fill('d')), { recursive: true });
+    const r = daxkit(['flag', 'get', '-R', tree], [], ['prlimit', '--nofile=40']);
+    assert.equal(r.status, 1);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /\/d: too many open files \(EMFILE\); the walk holds one directory open per level, and this tree goes deeper than the open-file limit allows \(ulimit -n: 40\); raise it to reach further down$/);
+    assert.match(r.stdout, /\n-  +- +\S+\/d +too many open files \(EMFILE\); the walk holds/);
   });
 });
