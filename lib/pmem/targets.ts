@@ -101,8 +101,20 @@ export function blockByDir(sysDir: string, m: PmemModel, target: string): Resolv
  * file comes back with it, for the caller to read and close.
  */
 export function resolve(target: string, bytes: Buffer, m: PmemModel): Resolved {
-  if (DEVICE_NAME.test(target)) return byName(target, m);
-  const tree = Tree.open(bytes, target, true);
+  if (isDeviceName(target)) return byName(target, m);
+  return resolveOpen(Tree.open(bytes, target, true), target, m);
+}
+
+/** Whether a target is a kernel device name (region0, pmem0, dax1.0...) rather than a path. */
+export function isDeviceName(target: string): boolean {
+  return DEVICE_NAME.test(target);
+}
+
+/**
+ * What an opened path is: a file keeps its tree (the caller closes it);
+ * anything else closes it. A directory is an ERR_INVALID_ARG_VALUE.
+ */
+export function resolveOpen(tree: Tree, target: string, m: PmemModel): Resolved {
   const st = tree.root.st as NativeStatx;
   const fmt = st.mode & 0o170000;
   if (fmt === 0o100000) return { kind: 'file', tree };
