@@ -45,6 +45,8 @@ export interface NativeExtent {
   physical: number;
   length: number;
   flags: number;
+  /** False when logical, physical or an end is past 2^53 - 1: the numbers are rounded, not usable. */
+  exact: boolean;
 }
 
 export interface NativeCpuInfo {
