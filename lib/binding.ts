@@ -150,6 +150,8 @@ export interface NativeBinding {
   fallocate(fd: number, mode: number, offset: number, length: number, path?: string): void;
   fiemap(fd: number, path?: string): NativeExtent[];
   xfsGeometryFlags(fd: number, display?: string): number;
+  /** FS_IOC_GETFLAGS: the inode's flags as chattr(1) sees them. */
+  fsGetFlags(fd: number, display?: string): number;
   /** Names an O_TMPFILE file; EEXIST rather than replacing anything. */
   linkFd(fd: number, path: string): void;
 }

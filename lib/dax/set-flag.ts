@@ -14,7 +14,7 @@ import { rejectUnknownOptions, validateBoolean, validateObject, validatePathArg,
 import type { DaxFlagEntry, DaxFlagReport, SetDaxFlagOptions } from './flag';
 import { errorInfo, explain, openRoot, reasonOf, readFlagFd, skipReason, walkError } from './flag-read';
 import { inodeKey, openersOf } from './openers';
-import { expectedFileDax, flagNotSupported, FS_XFLAG_DAX, fsBlocker, inodeFacts, isUnsupportedIoctl, mountOverrides, pendingReason, type FsFacts } from './reason';
+import { expectedFileDax, ext4DaxRefusal, flagNotSupported, FS_XFLAG_DAX, fsBlocker, inodeFacts, isUnsupportedIoctl, mountOverrides, pendingReason, type FsFacts } from './reason';
 
 const PAGE_SIZE = binding.cpuInfo().pageSize;
 const ST_RDONLY = 1;
@@ -78,11 +78,15 @@ function fail(entry: DaxFlagEntry, e: Error): void {
   entry.reason = reasonOf(e);
 }
 
-/** Why setting the flag on `n` would fail, without trying; null when it should work. */
-function precheck(run: Run, r: Rec): Error | null {
+/** Why setting the flag on `n` (open at fd) would fail, without trying; null when it should work. */
+function precheck(run: Run, r: Rec, fd: number): Error | null {
   const n = r.node;
   const st = n.st as NativeStatx;
   if (run.readonly) return explain(new DaxSystemError(-30, 'ioctl', n.text), 'ioctl');
+  if (run.enabled) {
+    const refused = ext4DaxRefusal(fd, n.type, n.text, run.facts);
+    if (refused !== null) return refused;
+  }
   const i = inodeFacts(st, r.xflags);
   if (!run.privileged && st.uid !== run.euid) return explain(new DaxSystemError(-1, 'ioctl', n.text), 'ioctl');
   // ext4 refuses any flag change on an immutable or append-only inode
@@ -116,7 +120,7 @@ function readInto(run: Run, n: TreeEntry, fd: number): { r: Rec; flag: boolean |
 function planVisit(run: Run): (n: TreeEntry, fd: number) => void {
   return (n, fd) => {
     const { r, flag } = readInto(run, n, fd);
-    if (flag !== null && flag !== run.enabled) r.problem = precheck(run, r);
+    if (flag !== null && flag !== run.enabled) r.problem = precheck(run, r, fd);
   };
 }
 
@@ -139,7 +143,7 @@ function change(run: Run, r: Rec, fd: number, want: boolean): boolean {
     return before !== after;
   } catch (err) {
     const x = err as Error;
-    r.problem = x instanceof DaxError ? x : isUnsupportedIoctl(x) ? flagNotSupported(r.node.text, run.facts, x) : explain(x, 'ioctl');
+    r.problem = x instanceof DaxError ? x : isUnsupportedIoctl(x) ? (ext4DaxRefusal(fd, r.node.type, r.node.text, run.facts, x) ?? flagNotSupported(r.node.text, run.facts, x)) : explain(x, 'ioctl');
     fail(e, r.problem);
     return false;
   }

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { binding } from '../binding';
 import {
   directoryReason,
+  ext4DaxBlocker,
   fdPath,
   fileReason,
   fsBlocker,
@@ -153,9 +154,10 @@ function factsOf(tree: Tree, text: string): Facts {
   }
   const f = fsFacts(st, fdPath(tree.fd) ?? null);
   const kind = e.type;
-  const got: { xflags: number | null; reflink: boolean | null } = { xflags: null, reflink: null };
+  const got: { xflags: number | null; reflink: boolean | null; ext4: string | null } = { xflags: null, reflink: null, ext4: null };
   tree.walk(false, (_, fd) => {
     got.xflags = readXflags(fd, f, text);
+    if (kind === 'file') got.ext4 = ext4DaxBlocker(fd, kind, f);
     if (f.mount?.fstype === 'xfs') {
       try {
         got.reflink = (binding.xfsGeometryFlags(fd, text) & XFS_FSOP_GEOM_FLAGS_REFLINK) !== 0;
@@ -165,7 +167,7 @@ function factsOf(tree: Tree, text: string): Facts {
     }
   });
   if (e.error !== null) throw e.error;
-  const i = inodeFacts(st, got.xflags);
+  const i = { ...inodeFacts(st, got.xflags), ext4Blocker: got.ext4 };
   const reflinkBlocksDax = got.reflink === true && kernelBefore(6, 0);
   let reason: string;
   if (kind === 'file') reason = fileReason(text, f, i, PAGE_SIZE);
