@@ -6,6 +6,7 @@ import type { ClearBadblocksResult } from '../pmem/clear';
 import { ClearPlan } from '../pmem/clear-plan';
 import { listDevices } from '../pmem/devices';
 import { mergeRanges, subtractRanges, type BadRange } from '../pmem/ranges';
+import { checkSysfsRoot, DEFAULT_SYSFS } from '../pmem/sysfs';
 import { shown } from '../fs/path-bytes';
 import { UsageError } from '../errors';
 import { parse, type Command } from './args';
@@ -237,6 +238,8 @@ export const badblocksCommand: Command = {
     });
     const sysfsRoot = paths['sysfs-root']?.text;
     const opts = sysfsRoot === undefined ? {} : { sysfsRoot };
+    // Once, not once per target.
+    checkSysfsRoot(sysfsRoot ?? DEFAULT_SYSFS);
     if (!values.clear && (values.yes || values['allow-uncleared'])) throw new UsageError(`--${values.yes ? 'yes' : 'allow-uncleared'} goes with --clear`);
     if (values.clear) return clear(positionals, values.json === true, values.yes === true, values['allow-uncleared'] === true, opts);
 

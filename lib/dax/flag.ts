@@ -154,7 +154,7 @@ export function listDaxFlags(p: PathArg, options: { recursive?: boolean; followS
       reason: null,
       error: err === null ? null : errorInfo(err),
     };
-    if (n.skip !== null) listing.reason = skipReason(n.skip, n.parent === null);
+    if (n.skip !== null) listing.reason = skipReason(n.skip, n.parent === null, n.st?.mode);
     else if (err !== null) listing.reason = reasonOf(err);
     else if (n.st !== null) {
       const i = { ...inodeFacts(n.st, xflags), ext4Blocker: ext4.get(n) ?? null };

@@ -216,7 +216,7 @@ export function setDaxFlag(p: PathArg, enabled: boolean, options?: SetDaxFlagOpt
     report.entries.push(e);
     if (n.skip !== null) {
       e.state = 'skipped';
-      e.reason = skipReason(n.skip, n.parent === null);
+      e.reason = skipReason(n.skip, n.parent === null, n.st?.mode);
     } else if (e.state === 'rolled-back') {
       if (n.type === 'file') e.dax = n.after === null ? null : inodeFacts(n.after, null).dax;
     } else if (e.state !== 'ok') {

@@ -14,6 +14,7 @@ import {
 import type { DaxMountMode } from './mount-mode';
 import { charSubsystem, devdaxInfo } from '../pmem/device-nodes';
 import { Tree } from '../fs/tree-walk';
+import { walkError } from './flag-read';
 import { validatePathArg, type PathArg } from '../validate';
 
 const XFS_FSOP_GEOM_FLAGS_REFLINK = 1 << 20;
@@ -166,7 +167,8 @@ function factsOf(tree: Tree, text: string): Facts {
       }
     }
   });
-  if (e.error !== null) throw e.error;
+  const failed = walkError(e);
+  if (failed !== null) throw failed;
   const i = { ...inodeFacts(st, got.xflags), ext4Blocker: got.ext4 };
   const reflinkBlocksDax = got.reflink === true && kernelBefore(6, 0);
   let reason: string;

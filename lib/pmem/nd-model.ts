@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { binding } from '../binding';
 import { clipRanges, mergeRanges, type BadRange } from './ranges';
 import { parseBadblockList, type BadblockList } from './badblock-list';
-import { checkedBytes, DEFAULT_SYSFS, readAttr, readNode, readSysfsDir, readSysfsFile, readUint, realpathOrNull, SysfsFormatError } from './sysfs';
+import { checkedBytes, checkSysfsRoot, DEFAULT_SYSFS, readAttr, readNode, readSysfsDir, readSysfsFile, readUint, realpathOrNull, SysfsFormatError } from './sysfs';
 
 const PAGE_SIZE = binding.cpuInfo().pageSize;
 
@@ -210,8 +210,13 @@ function mapOf(claimMode: string | null): 'dev' | 'mem' | null {
   return null;
 }
 
-/** Reads the nd and dax device trees under `sysfsRoot`. */
+/**
+ * Reads the nd and dax device trees under `sysfsRoot`. A root that does not
+ * exist is an error (ENOENT, or SysfsFormatError for a file), not a machine
+ * without persistent memory; a sysfs without nd or dax devices is that.
+ */
 export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
+  checkSysfsRoot(sysfsRoot);
   const m = new PmemModel(sysfsRoot);
   const ndDir = path.join(sysfsRoot, 'bus', 'nd', 'devices');
   const entries = readdir(ndDir)

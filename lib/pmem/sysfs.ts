@@ -3,6 +3,7 @@
 // real kernel.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DaxSystemError } from '../errors';
 
 export const DEFAULT_SYSFS = '/sys';
 
@@ -23,6 +24,22 @@ export class SysfsFormatError extends Error {
     super(line > 0 ? `${file}:${line}: ${detail}` : `${file}: ${detail}`);
     if (cause !== undefined) (this as Error & { cause?: unknown }).cause = cause;
   }
+}
+
+/**
+ * Throws unless `root` is a directory: a sysfs root that does not exist is an
+ * error (ENOENT, as node:fs gives it), not a machine without persistent
+ * memory; a file there is a SysfsFormatError.
+ */
+export function checkSysfsRoot(root: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).errno;
+    throw typeof errno === 'number' ? new DaxSystemError(errno, 'stat', root) : e;
+  }
+  if (!st.isDirectory()) throw new SysfsFormatError(root, 0, 'is not a directory, as a sysfs root is');
 }
 
 function isMissing(e: unknown): boolean {
