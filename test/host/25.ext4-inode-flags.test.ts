@@ -10,8 +10,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setDaxFlag, type DaxFlagReport } from '../../lib';
+import { binding } from '../../lib/binding';
 import { fileReason } from '../../lib/dax/reason';
-import { commandExists, sh, useLoopMount } from '../helpers';
+import { assertArgError, assertSystemError, commandExists, mkTempDir, sh, useLoopMount } from '../helpers';
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
 const INLINE = "ext4 does not allow FS_XFLAG_DAX on this file: it has inline data (EXT4_INLINE_DATA_FL, 'N' in lsattr): its bytes live in the inode, not in blocks that DAX could map";
@@ -112,5 +113,28 @@ describe("the state of such a file on a DAX ext4 (the reason; the VM has no inli
     const facts = { mount: { fstype: 'ext4', mountPoint: '/mnt', source: '/dev/pmem0' } as never, mode: 'always' as const, deviceDax: true, devMajor: 259, devMinor: 0 };
     const inode = { type: 'file' as const, dax: false, flag: false, locked: false, blksize: 4096, uid: 0, ext4Blocker: 'it has inline data (...)' };
     assert.equal(fileReason('/mnt/small', facts, inode, 4096), 'ext4 never uses DAX for /mnt/small, whatever the mount and FS_XFLAG_DAX say: it has inline data (...)');
+  });
+});
+
+describe('binding.fsGetFlags (FS_IOC_GETFLAGS)', function () {
+  it('gives the inode flags of an open file, and errors shaped as node:fs errors', function () {
+    const dir = mkTempDir();
+    try {
+      const f = path.join(dir, 'f');
+      fs.writeFileSync(f, '');
+      const fd = fs.openSync(f, 'r');
+      try {
+        assert.equal(typeof binding.fsGetFlags(fd, f), 'number');
+      } finally {
+        fs.closeSync(fd);
+      }
+      assert.throws(() => binding.fsGetFlags(2 ** 31 - 1, f), (e: unknown) => {
+        assertSystemError(e, { code: 'EBADF', errno: -9, syscall: 'ioctl', path: f });
+        return true;
+      });
+      assertArgError(() => binding.fsGetFlags(1.5), TypeError, 'ERR_INVALID_ARG_TYPE', /"fd" argument must be a file descriptor/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
