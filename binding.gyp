@@ -21,6 +21,7 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/args.cc",
+        "native/fds.cc",
         "native/region.cc",
         "native/guarded.cc",
         "native/mapping.cc",

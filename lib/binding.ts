@@ -49,6 +49,8 @@ export interface NativeExtent {
   physical: number;
   length: number;
   flags: number;
+  /** False when logical, physical or an end is past 2^53 - 1: the numbers are rounded, not usable. */
+  exact: boolean;
 }
 
 export interface NativeCpuInfo {
@@ -126,10 +128,17 @@ export interface NativeBinding {
   statx(path: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;
   statx(dirFd: number, name: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;
   statx(fd: number, _?: undefined, display?: string): NativeStatx;
-  /** openat(dirFd, name, O_PATH | O_CLOEXEC [| O_NOFOLLOW]); dirFd -100 is AT_FDCWD. */
+  /** openat(dirFd, name, O_PATH | O_CLOEXEC [| O_NOFOLLOW]); dirFd -100 is AT_FDCWD. Close with closeFd(). */
   openPath(dirFd: number, name: string | Uint8Array, followSymlinks: boolean, display?: string): number;
-  /** The object behind an O_PATH fd, opened for I/O (read-only, or read-write with `write`). */
+  /** The object behind an O_PATH fd, opened for I/O (read-only, or read-write with `write`). Close with closeFd(). */
   reopen(pathFd: number, directory: boolean, write: boolean, display?: string): number;
+  /**
+   * Closes an fd that openPath() or reopen() gave (native/fds.cc): Node does not know those fds, so
+   * fs.closeSync() must not close them. Any other fd is EBADF and left open.
+   */
+  closeFd(fd: number): void;
+  /** How many fds of openPath() and reopen() this thread holds open. */
+  openFdCount(): number;
   /** The names in a directory, as bytes, unsorted, without "." and "..". */
   readDir(fd: number, display?: string): Buffer[];
   /** fstatfs(2): f_type, f_bsize and f_flags (ST_RDONLY = 1). */
@@ -139,6 +148,8 @@ export interface NativeBinding {
   fallocate(fd: number, mode: number, offset: number, length: number, path?: string): void;
   fiemap(fd: number, path?: string): NativeExtent[];
   xfsGeometryFlags(fd: number, display?: string): number;
+  /** FS_IOC_GETFLAGS: the inode's flags as chattr(1) sees them. */
+  fsGetFlags(fd: number, display?: string): number;
   /** Names an O_TMPFILE file; EEXIST rather than replacing anything. */
   linkFd(fd: number, path: string): void;
 }

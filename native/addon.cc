@@ -45,6 +45,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
     return exports;
   }
   InitErrors(env, exports);
+  InitFds(env, exports);
   InitMapping(env, exports);
   InitIo(env, exports);
   InitCpuInfo(env, exports);

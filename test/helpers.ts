@@ -174,7 +174,7 @@ export interface LoopMount {
  * loopMountBlocker() first). Call from a before() hook, so that nothing is
  * mounted for suites that do not run.
  */
-export function loopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mountOpts = ''): LoopMount {
+export function loopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mountOpts = '', mkfsArgs: string[] = []): LoopMount {
   const base = mkTempDir(os.tmpdir(), `daxkit-${fstype}-`);
   const img = path.join(base, 'fs.img');
   const dir = path.join(base, 'mnt');
@@ -182,7 +182,7 @@ export function loopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mountOpts = '')
   fs.writeFileSync(img, '');
   fs.truncateSync(img, sizeMiB * MiB);
   try {
-    sh(fstype === 'xfs' ? 'mkfs.xfs' : 'mkfs.ext4', fstype === 'xfs' ? ['-q', '-f', img] : ['-q', '-F', '-b', '4096', img]);
+    sh(fstype === 'xfs' ? 'mkfs.xfs' : 'mkfs.ext4', fstype === 'xfs' ? ['-q', '-f', ...mkfsArgs, img] : ['-q', '-F', '-b', '4096', ...mkfsArgs, img]);
     sh('mount', ['-o', mountOpts ? `loop,${mountOpts}` : 'loop', img, dir]);
   } catch (e) {
     fs.rmSync(base, { recursive: true, force: true });
@@ -205,7 +205,7 @@ export function loopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mountOpts = '')
  * root, no mkfs), registers one pending test saying why and returns null:
  * the caller returns too.
  */
-export function useLoopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300): (() => LoopMount) | null {
+export function useLoopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mkfsArgs: string[] = []): (() => LoopMount) | null {
   const blocker = loopMountBlocker(fstype);
   if (blocker !== null) {
     it(`cannot run: ${blocker}`);
@@ -213,7 +213,7 @@ export function useLoopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300): (() => Loop
   }
   let mnt: LoopMount | undefined;
   before(() => {
-    mnt = loopMount(fstype, sizeMiB);
+    mnt = loopMount(fstype, sizeMiB, '', mkfsArgs);
   });
   after(() => mnt?.cleanup());
   return () => mnt as LoopMount;

@@ -3,8 +3,8 @@ import { errorReason } from '../errors';
 import { UsageError } from '../errors';
 import { parse, type Command } from './args';
 import { describe, pathFailure } from './failure';
-import { err, json, out, pathFields } from './output';
-import { table, yesNo } from './table';
+import { err, json, outLines, pathFields } from './output';
+import { tableLines, yesNo } from './table';
 
 /** The JSON of a status: the daxStatus() fields, the path as text plus its bytes where they are not UTF-8. */
 function statusJson(s: DaxStatus): Record<string, unknown> {
@@ -74,7 +74,7 @@ stderr), 2 on a usage error.`,
       }
     }
     if (values.json) json(results);
-    else out(table(['PATH', 'TYPE', 'DAX', 'FLAG', 'MOUNT', 'DEVICE', 'REASON'], rows));
+    else outLines(tableLines(['PATH', 'TYPE', 'DAX', 'FLAG', 'MOUNT', 'DEVICE', 'REASON'], rows));
     return failed > 0 ? 1 : 0;
   },
 };

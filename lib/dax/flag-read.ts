@@ -22,6 +22,11 @@ function hintFor(e: NodeJS.ErrnoException, stage: Stage): string | null {
     case 'ENOENT':
       // The O_PATH handle keeps the inode: only a missing /proc makes the reopen fail so.
       return stage === 'open' && !fs.existsSync('/proc/self/fd') ? 'daxkit opens files through /proc/self/fd, and /proc is not mounted' : null;
+    case 'EAGAIN':
+      // Opens are non-blocking (no FIFO or device may hang a walk): a lease makes them fail instead of wait.
+      return stage === 'open'
+        ? 'another process holds a lease on the file (fcntl F_SETLEASE, as Samba or an NFS server take): an open waits until it gives the lease up, and daxkit does not wait; try again later'
+        : null;
     default:
       return null;
   }
@@ -83,12 +88,13 @@ export function openRoot(bytes: Buffer, text: string, follow: boolean): { tree: 
   }
 }
 
-export function skipReason(kind: SkipKind, isRoot: boolean): string {
+/** Why an entry was skipped; `mode` says what a special file is. */
+export function skipReason(kind: SkipKind, isRoot: boolean, mode = 0): string {
   switch (kind) {
     case 'symlink':
-      return isRoot ? 'a symbolic link, not followed (followSymlinks, or --follow-symlinks, acts on its target)' : 'a symbolic link: recursion never follows them';
+      return isRoot ? 'a symbolic link, not followed (followSymlinks: true acts on its target)' : 'a symbolic link: recursion never follows them';
     case 'special':
-      return 'only regular files and directories have FS_XFLAG_DAX';
+      return `${specialKind(mode)}: only regular files and directories have FS_XFLAG_DAX`;
     case 'filesystem':
       return 'another filesystem is mounted here: recursion does not cross into it';
     case 'mount':

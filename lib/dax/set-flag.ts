@@ -14,7 +14,7 @@ import { rejectUnknownOptions, validateBoolean, validateObject, validatePathArg,
 import type { DaxFlagEntry, DaxFlagReport, SetDaxFlagOptions } from './flag';
 import { explain, openRoot, readFlagFd, skipReason, walkError } from './flag-read';
 import { inodeKey, openersOf } from './openers';
-import { expectedFileDax, flagNotSupported, fsBlocker, inodeFacts, isUnsupportedIoctl, mountOverrides, pendingReason, type FsFacts } from './reason';
+import { expectedFileDax, ext4DaxRefusal, flagNotSupported, fsBlocker, inodeFacts, isUnsupportedIoctl, mountOverrides, pendingReason, type FsFacts } from './reason';
 import { FS_XFLAG_DAX, PAGE_SIZE, ST_RDONLY } from '../constants';
 
 function hasCapFowner(): boolean {
@@ -76,11 +76,15 @@ function fail(entry: DaxFlagEntry, e: Error): void {
   entry.reason = errorReason(e);
 }
 
-/** Why setting the flag on `n` would fail, without trying; null when it should work. */
-function precheck(run: Run, r: Rec): Error | null {
+/** Why setting the flag on `n` (open at fd) would fail, without trying; null when it should work. */
+function precheck(run: Run, r: Rec, fd: number): Error | null {
   const n = r.node;
   const st = n.st as NativeStatx;
   if (run.readonly) return explain(new DaxSystemError(-30, 'ioctl', n.text), 'ioctl');
+  if (run.enabled) {
+    const refused = ext4DaxRefusal(fd, n.type, n.text, run.facts);
+    if (refused !== null) return refused;
+  }
   const i = inodeFacts(st, r.xflags);
   if (!run.privileged && st.uid !== run.euid) return explain(new DaxSystemError(-1, 'ioctl', n.text), 'ioctl');
   // ext4 refuses any flag change on an immutable or append-only inode
@@ -114,7 +118,7 @@ function readInto(run: Run, n: TreeEntry, fd: number): { r: Rec; flag: boolean |
 function planVisit(run: Run): (n: TreeEntry, fd: number) => void {
   return (n, fd) => {
     const { r, flag } = readInto(run, n, fd);
-    if (flag !== null && flag !== run.enabled) r.problem = precheck(run, r);
+    if (flag !== null && flag !== run.enabled) r.problem = precheck(run, r, fd);
   };
 }
 
@@ -137,7 +141,7 @@ function change(run: Run, r: Rec, fd: number, want: boolean): boolean {
     return before !== after;
   } catch (err) {
     const x = err as Error;
-    r.problem = x instanceof DaxError ? x : isUnsupportedIoctl(x) ? flagNotSupported(r.node.text, run.facts, x) : explain(x, 'ioctl');
+    r.problem = x instanceof DaxError ? x : isUnsupportedIoctl(x) ? (ext4DaxRefusal(fd, r.node.type, r.node.text, run.facts, x) ?? flagNotSupported(r.node.text, run.facts, x)) : explain(x, 'ioctl');
     fail(e, r.problem);
     return false;
   }
@@ -210,7 +214,7 @@ export function setDaxFlag(p: PathArg, enabled: boolean, options?: SetDaxFlagOpt
     report.entries.push(e);
     if (n.skip !== null) {
       e.state = 'skipped';
-      e.reason = skipReason(n.skip, n.parent === null);
+      e.reason = skipReason(n.skip, n.parent === null, n.st?.mode);
     } else if (e.state === 'rolled-back') {
       if (n.type === 'file') e.dax = n.after === null ? null : inodeFacts(n.after, null).dax;
     } else if (e.state !== 'ok') {

@@ -57,7 +57,8 @@ export interface BadblocksReport {
   warnings: string[];
 }
 
-function fileReport(target: string, bytes: Buffer, a: FileAnalysis): BadblocksReport {
+/** @internal */
+export function fileReport(target: string, bytes: Buffer, a: FileAnalysis): BadblocksReport {
   return {
     target,
     targetBuffer: bytes,

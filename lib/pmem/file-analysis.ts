@@ -48,6 +48,12 @@ export function fileBadRanges(
       warnings.push(`bytes ${e.logical}-${e.logical + e.length - 1} of the file have no physical location yet (delayed allocation) and were not checked`);
       continue;
     }
+    // An offset past 2^53 - 1 (of the file, or of the disk once the partition's start is added) would be rounded.
+    if (!e.exact || e.physical > Number.MAX_SAFE_INTEGER - devOffset - e.length) {
+      complete = false;
+      warnings.push(`an extent of the file (about ${e.length} bytes near offset ${e.logical}, physical ${e.physical}) lies past 2^53 - 1 bytes, where its offsets cannot be exact, and was not checked`);
+      continue;
+    }
     const whole = (e.flags & (FIEMAP_EXTENT_ENCODED | FIEMAP_EXTENT_NOT_ALIGNED | FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_DATA_TAIL)) !== 0;
     const ds = e.physical + devOffset;
     const de = ds + e.length;

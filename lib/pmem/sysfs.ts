@@ -3,7 +3,7 @@
 // real kernel.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SysfsFormatError } from '../errors';
+import { DaxSystemError, SysfsFormatError } from '../errors';
 import { validatePath } from '../validate';
 
 export { SysfsFormatError };
@@ -13,6 +13,22 @@ export const DEFAULT_SYSFS = '/sys';
 /** The `sysfsRoot` option of the functions that read sysfs: validated, default /sys. */
 export function sysfsRootOption(o: Record<string, unknown>): string {
   return o.sysfsRoot === undefined ? DEFAULT_SYSFS : validatePath('options.sysfsRoot', o.sysfsRoot);
+}
+
+/**
+ * Throws unless `root` is a directory: a sysfs root that does not exist is an
+ * error (ENOENT, as node:fs gives it), not a machine without persistent
+ * memory; a file there is a SysfsFormatError.
+ */
+export function checkSysfsRoot(root: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).errno;
+    throw typeof errno === 'number' ? new DaxSystemError(errno, 'stat', root) : e;
+  }
+  if (!st.isDirectory()) throw new SysfsFormatError(root, 0, 'is not a directory, as a sysfs root is');
 }
 
 function isMissing(e: unknown): boolean {

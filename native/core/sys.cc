@@ -340,6 +340,14 @@ int fssetxattr(int fd, const FsXattr* in) {
   return ioctl(fd, FS_IOC_FSSETXATTR, &fa) == 0 ? 0 : -errno;
 }
 
+int get_inode_flags(int fd, uint32_t* out) {
+  // The ioctl is declared with a long, but every filesystem reads and writes an int.
+  int flags = 0;
+  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) return -errno;
+  *out = static_cast<uint32_t>(flags);
+  return 0;
+}
+
 int fiemap(int fd, void (*cb)(const Extent&, void*), void* ctx) {
   // Fetched in batches: a heavily fragmented file can have more extents than
   // one call should allocate for.
