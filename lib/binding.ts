@@ -12,9 +12,13 @@ export interface NativeHandle {
 /** The numeric id of a mapping that every call but map() and id() takes (see GetRegion in native/mapping.h). */
 export type MappingId = number & { readonly __daxkitMappingId: unique symbol };
 
+/** What statx(2) says about a path (the fields statx() returns, but `dax`). */
 export interface NativeStatx {
+  /** `stx_mask`: which of the basic fields the kernel filled in. */
   mask: number;
+  /** `stx_attributes`: the file's attribute bits. */
   attributes: bigint;
+  /** `stx_attributes_mask`: the bits of `attributes` this kernel and filesystem report. */
   attributesMask: bigint;
   mode: number;
   nlink: number;
@@ -28,7 +32,7 @@ export interface NativeStatx {
   devMinor: number;
   rdevMajor: number;
   rdevMinor: number;
-  /** STATX_MNT_ID: the mount the object was reached through; null before Linux 5.8. */
+  /** `stx_mnt_id`: the mount the path was reached through (bind mounts differ); null before Linux 5.8. */
   mntId: number | null;
 }
 
@@ -45,6 +49,8 @@ export interface NativeExtent {
   physical: number;
   length: number;
   flags: number;
+  /** False when logical, physical or an end is past 2^53 - 1: the numbers are rounded, not usable. */
+  exact: boolean;
 }
 
 export interface NativeCpuInfo {
@@ -120,22 +126,21 @@ export interface NativeBinding {
   /** Puts daxkit's SIGBUS handler back on top; true when another had replaced it. */
   reassertSigbus(): boolean;
 
-  // native/calibrate/calibrate.cc: the benchmark's native calibration (lib/bench).
-  /** Does nothing; takes persist()'s arguments so that the call costs the same. */
-  calibrateNoop(h?: unknown, offset?: number, length?: number): void;
-  /** Nanoseconds for `iterations` rounds of store + write-back of one line + fence over target's lines. */
-  calibratePersist(target: ArrayBufferView, iterations: number): number;
-  /** Nanoseconds for `iterations` non-temporal copies of source (+ fence) into successive slots of target. */
-  calibrateNtCopy(target: ArrayBufferView, source: ArrayBufferView, iterations: number): number;
-
   // native/fs_walk.cc, fsxattr.cc, fiemap.cc, file_ops.cc. `display` is the path an error names (the bytes used may be a Buffer or a name relative to a directory fd).
   statx(path: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;
   statx(dirFd: number, name: string | Uint8Array, followSymlinks: boolean, display?: string): NativeStatx;
   statx(fd: number, _?: undefined, display?: string): NativeStatx;
-  /** openat(dirFd, name, O_PATH | O_CLOEXEC [| O_NOFOLLOW]); dirFd -100 is AT_FDCWD. */
+  /** openat(dirFd, name, O_PATH | O_CLOEXEC [| O_NOFOLLOW]); dirFd -100 is AT_FDCWD. Close with closeFd(). */
   openPath(dirFd: number, name: string | Uint8Array, followSymlinks: boolean, display?: string): number;
-  /** The object behind an O_PATH fd, opened for I/O (read-only, or read-write with `write`). */
+  /** The object behind an O_PATH fd, opened for I/O (read-only, or read-write with `write`). Close with closeFd(). */
   reopen(pathFd: number, directory: boolean, write: boolean, display?: string): number;
+  /**
+   * Closes an fd that openPath() or reopen() gave (native/fds.cc): Node does not know those fds, so
+   * fs.closeSync() must not close them. Any other fd is EBADF and left open.
+   */
+  closeFd(fd: number): void;
+  /** How many fds of openPath() and reopen() this thread holds open. */
+  openFdCount(): number;
   /** The names in a directory, as bytes, unsorted, without "." and "..". */
   readDir(fd: number, display?: string): Buffer[];
   /** fstatfs(2): f_type, f_bsize and f_flags (ST_RDONLY = 1). */
@@ -145,6 +150,8 @@ export interface NativeBinding {
   fallocate(fd: number, mode: number, offset: number, length: number, path?: string): void;
   fiemap(fd: number, path?: string): NativeExtent[];
   xfsGeometryFlags(fd: number, display?: string): number;
+  /** FS_IOC_GETFLAGS: the inode's flags as chattr(1) sees them. */
+  fsGetFlags(fd: number, display?: string): number;
   /** Names an O_TMPFILE file; EEXIST rather than replacing anything. */
   linkFd(fd: number, path: string): void;
 }

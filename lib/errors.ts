@@ -127,7 +127,12 @@ export class DaxMediaError extends Error {
 /** A command called the wrong way: the CLI says so and exits with status 2. */
 export class UsageError extends Error {}
 
-/** The `ERR_DAX_*` codes. */
+/**
+ * The `ERR_DAX_*` codes: those of {@link DaxError}, `ERR_DAX_SYSFS_FORMAT`
+ * ({@link SysfsFormatError}), and `ERR_DAX_INTERNAL`, which the addon gives
+ * a plain Error when Node-API itself fails (it cannot create a handle or a
+ * buffer: out of memory, or a worker being terminated).
+ */
 export type DaxErrorCode =
   | 'ERR_DAX_CLOSED'
   | 'ERR_DAX_NOT_SUPPORTED'
@@ -136,7 +141,11 @@ export type DaxErrorCode =
   | 'ERR_DAX_READONLY'
   | 'ERR_DAX_TOO_MANY_MAPPINGS'
   | 'ERR_DAX_NOT_DURABLE'
-  | 'ERR_DAX_TREE_CHANGED';
+  | 'ERR_DAX_TREE_CHANGED'
+  | 'ERR_DAX_MOUNTINFO_FORMAT'
+  | 'ERR_DAX_SYSFS_FORMAT'
+  | 'ERR_DAX_INTERNAL'
+  | 'ERR_DAX_WORKER_EXITED';
 
 /** An error that is not a system call's: its `code` is one of {@link DaxErrorCode}. */
 export class DaxError extends Error {
@@ -153,11 +162,37 @@ export class DaxError extends Error {
   }
 }
 
-// One convention for every class: the name lives on the prototype, so that
-// instances print as `DaxError [ERR_DAX_CLOSED]: ...` and carry no own `name`.
-for (const cls of [DaxSystemError, DaxMediaError, DaxError]) {
-  Object.defineProperty(cls.prototype, 'name', { value: cls.name, writable: true, configurable: true, enumerable: false });
+/**
+ * A sysfs file that does not hold what its ABI says it holds, or a sysfs
+ * path that cannot be read as sysfs is (a symlink loop, a directory or a FIFO
+ * where an attribute belongs, an I/O error): `file`, and `line` (0 when the
+ * file as a whole is at fault); the fs error, if any, is the `cause`.
+ */
+export class SysfsFormatError extends Error {
+  readonly code: 'ERR_DAX_SYSFS_FORMAT' = 'ERR_DAX_SYSFS_FORMAT';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    detail: string,
+    cause?: Error,
+  ) {
+    super(line > 0 ? `${file}:${line}: ${detail}` : `${file}: ${detail}`);
+    if (cause !== undefined) (this as Error & { cause?: unknown }).cause = cause;
+  }
 }
+
+/**
+ * One convention for every error class: the name lives on the prototype, as
+ * Node's own errors have it, so that instances print as `DaxError: ...` (not
+ * as a plain `Error`) and carry no own `name`.
+ */
+export function nameOnPrototype(...classes: Array<abstract new (...args: never[]) => Error>): void {
+  for (const cls of classes) {
+    Object.defineProperty(cls.prototype, 'name', { value: cls.name, writable: true, configurable: true, enumerable: false });
+  }
+}
+
+nameOnPrototype(DaxSystemError, DaxMediaError, DaxError, SysfsFormatError, UsageError);
 
 function received(value: unknown): string {
   if (value === null) return 'null';
@@ -198,6 +233,15 @@ export function invalidThis(type: string): TypeError {
 export function outOfRange(name: string, range: string, value: unknown): RangeError {
   const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(value)}`);
   return Object.assign(e, { code: 'ERR_OUT_OF_RANGE' as const });
+}
+
+/**
+ * An error as the reports and the CLI's JSON give it, per path: its `code`
+ * (`'ERR'` when it has none) and its message.
+ */
+export function errorRecord(e: unknown): { code: string; message: string } {
+  const code = (e as NodeJS.ErrnoException).code;
+  return { code: typeof code === 'string' ? code : 'ERR', message: (e as Error).message };
 }
 
 /**

@@ -9,16 +9,12 @@ export type { SyncMode, MappingKind, Granularity, FlushMechanism } from './mappi
 export type { DeepFlushResult } from './mapping/deep-flush';
 export type { Persistence, PersistenceDomain, MemoryProvider } from './pmem/persistence';
 export type { MappingStats } from './binding';
-export { statx, STATX_ATTR_DAX } from './dax/statx';
+export { statx } from './dax/statx';
+export { STATX_ATTR_DAX, FS_XFLAG_DAX } from './constants';
 export type { StatxResult, StatxOptions } from './dax/statx';
-export { FS_XFLAG_DAX } from './dax/reason';
 export { DaxSystemError, DaxMediaError, DaxError } from './errors';
 export type { DaxErrorCode, FaultBuffer } from './errors';
-
-/** MAP_SYNC (mmap(2)), as passed with MAP_SHARED_VALIDATE. */
-export const MAP_SYNC = 0x80000;
-/** MAP_SHARED_VALIDATE (mmap(2)). */
-export const MAP_SHARED_VALIDATE = 0x03;
+export { MAP_SYNC, MAP_SHARED_VALIDATE } from './constants';
 export { daxStatus } from './dax/status';
 export type { DaxStatus, DaxMount } from './dax/status';
 export { getDaxFlag } from './dax/flag';
@@ -37,6 +33,6 @@ export { findBadFiles } from './pmem/bad-files';
 export type { BadFilesReport } from './pmem/bad-files';
 export { clearBadblocks } from './pmem/clear';
 export type { ClearBadblocksOptions, ClearBadblocksResult } from './pmem/clear';
-export { SysfsFormatError } from './pmem/sysfs';
+export { SysfsFormatError } from './errors';
 /** A path: a string, or a Buffer (Uint8Array) of the exact bytes of a name that need not be UTF-8. */
 export type { PathArg } from './validate';

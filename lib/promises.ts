@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type * as Daxkit from './index';
+import { DaxError } from './errors';
 import { deserializeError, restoreBuffers, type Request, type Response } from './promises/wire';
 
 const MAX_WORKERS = Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
@@ -52,8 +53,7 @@ function spawn(): Thread {
     const p = t.busy;
     t.busy = null;
     if (p !== null) {
-      const e = Object.assign(new Error(`daxkit/promises: the worker thread running ${p.msg.fn}() stopped: ${String(why)}`), { code: 'ERR_DAX_WORKER_EXITED' });
-      p.reject(e);
+      p.reject(new DaxError('ERR_DAX_WORKER_EXITED', `daxkit/promises: the worker thread running ${p.msg.fn}() stopped: ${String(why)}`, { cause: why }));
     }
     dispatch();
   };

@@ -1,6 +1,6 @@
 import { types } from 'node:util';
 import { invalidArgType, invalidArgValue, outOfRange } from './errors';
-import { pathBytes, pathText } from './fs/path-bytes';
+import { loneSurrogate, pathBytes, pathText } from './fs/path-bytes';
 
 /** Throws unless `value` is a safe integer in [min, max]. */
 export function validateInteger(name: string, value: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -25,10 +25,20 @@ export function validateOneOf<T extends string>(name: string, value: unknown, al
   return value as T;
 }
 
+function surrogateReason(c: string): string {
+  return `holds the lone surrogate U+${c.charCodeAt(0).toString(16).toUpperCase()}, which no name's bytes can be`;
+}
+
+/**
+ * A path given as a string only (open()'s target, a sysfs root): text, so a
+ * string with any lone surrogate is refused (no UTF-8 exists for it).
+ */
 export function validatePath(name: string, value: unknown): string {
   if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
   if (value.length === 0) throw invalidArgValue(name, value, 'must be a non-empty string');
   if (value.includes('\0')) throw invalidArgValue(name, value, 'must not contain null bytes');
+  const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(value);
+  if (lone !== null) throw invalidArgValue(name, value, `${surrogateReason(lone[0])} (this argument is text; bytes that are not UTF-8 cannot be named here)`);
   return value;
 }
 
@@ -41,6 +51,8 @@ export type PathArg = string | Uint8Array;
  */
 export function validatePathArg(name: string, value: unknown): { bytes: Buffer; text: string } {
   if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw invalidArgType(name, 'of type string or an instance of Buffer', value);
+  const lone = typeof value === 'string' ? loneSurrogate(value) : null;
+  if (lone !== null) throw invalidArgValue(name, value, `${surrogateReason(lone)} (U+DC80-U+DCFF stand for the bytes 0x80-0xFF; pass other bytes as a Buffer)`);
   const bytes = pathBytes(value);
   if (bytes.length === 0) throw invalidArgValue(name, value, 'must be a non-empty path');
   if (bytes.includes(0)) throw invalidArgValue(name, value, 'must not contain null bytes');

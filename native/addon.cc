@@ -36,13 +36,16 @@ void FinalizeAddonData(napi_env env, void* data, void*) {
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   using namespace dax;
   auto* d = new AddonData();
+#ifdef DAXKIT_TEST
   const char* v = getenv("DAXKIT_TEST_NO_EXTERNAL_BUFFERS");
   d->refuse_external_buffers = v != nullptr && strcmp(v, "1") == 0;
+#endif
   if (napi_set_instance_data(env, d, FinalizeAddonData, nullptr) != napi_ok) {
     delete d;
     return exports;
   }
   InitErrors(env, exports);
+  InitFds(env, exports);
   InitMapping(env, exports);
   InitIo(env, exports);
   InitCpuInfo(env, exports);
@@ -50,7 +53,9 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   InitFsXattr(env, exports);
   InitFiemap(env, exports);
   InitFileOps(env, exports);
-  InitCalibrate(env, exports);
+#ifdef DAXKIT_TEST
+  InitTestHooks(env, exports);
+#endif
   return exports;
 }
 

@@ -69,6 +69,53 @@ std::string GetString(napi_env env, napi_value v) {
   return s;
 }
 
+napi_value Display(napi_env env, napi_value v) {
+  napi_valuetype t = napi_undefined;
+  size_t len = 0;
+  if (v == nullptr || napi_typeof(env, v, &t) != napi_ok || t != napi_string ||
+      napi_get_value_string_utf16(env, v, nullptr, 0, &len) != napi_ok || len == 0)
+    return nullptr;
+  return v;
+}
+
+namespace {
+
+// The UTF-8 of a string, or false when it holds a lone surrogate.
+bool WellFormedUtf8(napi_env env, napi_value v, std::string* out) {
+  size_t len = 0;
+  if (napi_get_value_string_utf16(env, v, nullptr, 0, &len) != napi_ok) return false;
+  std::u16string u(len, u'\0');
+  size_t got = 0;
+  if (len > 0 && napi_get_value_string_utf16(env, v, &u[0], len + 1, &got) != napi_ok) return false;
+  out->clear();
+  out->reserve(len);
+  for (size_t i = 0; i < len; i++) {
+    uint32_t c = u[i];
+    if (c >= 0xd800 && c <= 0xdfff) {
+      if (c > 0xdbff || i + 1 >= len || u[i + 1] < 0xdc00 || u[i + 1] > 0xdfff) return false;
+      c = 0x10000 + ((c - 0xd800) << 10) + (u[++i] - 0xdc00);
+    }
+    if (c < 0x80) {
+      out->push_back(static_cast<char>(c));
+    } else if (c < 0x800) {
+      out->push_back(static_cast<char>(0xc0 | (c >> 6)));
+      out->push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    } else if (c < 0x10000) {
+      out->push_back(static_cast<char>(0xe0 | (c >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
+      out->push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    } else {
+      out->push_back(static_cast<char>(0xf0 | (c >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3f)));
+      out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
+      out->push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool GetPathBytes(napi_env env, napi_value v, const char* name, std::string* out) {
   bool is = false;
   auto type = static_cast<napi_typedarray_type>(-1);
@@ -77,9 +124,18 @@ bool GetPathBytes(napi_env env, napi_value v, const char* name, std::string* out
   if (napi_is_typedarray(env, v, &is) == napi_ok && is &&
       napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) == napi_ok && type == napi_uint8_array) {
     out->assign(static_cast<const char*>(data), len);
-  } else if (!StringValue(env, v, out)) {
-    ThrowArgType(env, name, "of type string or an instance of Buffer");
-    return false;
+  } else {
+    napi_valuetype t = napi_undefined;
+    if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
+      ThrowArgType(env, name, "of type string or an instance of Buffer");
+      return false;
+    }
+    if (!WellFormedUtf8(env, v, out)) {
+      std::string m = std::string("The argument '") + name +
+                      "' must not contain a lone surrogate (pass the exact bytes of a name as a Buffer)";
+      ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", m.c_str());
+      return false;
+    }
   }
   if (out->find('\0') != std::string::npos) {
     std::string m = std::string("The argument '") + name + "' must not contain null bytes";

@@ -20,16 +20,21 @@ bool GetInt64(Napi::Env env, napi_value v, const char* name, int64_t* out);
 // ERR_INVALID_ARG_TYPE naming the argument otherwise.
 bool GetFd(napi_env env, napi_value v, const char* name, int* out);
 
-// The UTF-8 of a string argument, or "" when it is not a string: for the
-// optional path an error names.
+// The UTF-8 of a string argument, or "" when it is not a string. Lossy for
+// lone surrogates (each becomes U+FFFD): not for the path an error names
+// (see Display).
 std::string GetString(napi_env env, napi_value v);
+// The optional `display` argument of a binding (the text of the path an
+// error names): the string itself, or null when it is absent or empty.
+napi_value Display(napi_env env, napi_value v);
 // s, or null when it is empty (no path to name).
 inline const char* OrNull(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
 
 // A path or a name: a string (UTF-8) or the exact bytes of a Buffer
 // (Uint8Array), which is how names that are not UTF-8 reach the kernel
 // unchanged. Throws ERR_INVALID_ARG_TYPE for anything else, and
-// ERR_INVALID_ARG_VALUE for a NUL byte.
+// ERR_INVALID_ARG_VALUE for a NUL byte or a string with a lone surrogate
+// (no UTF-8 exists for it; converting would name another file, U+FFFD).
 bool GetPathBytes(napi_env env, napi_value v, const char* name, std::string* out);
 
 // The bytes of a TypedArray or DataView: its data pointer and its length in

@@ -81,11 +81,25 @@ napi_value Initialize(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
-void ThrowSystemError(napi_env env, int err, const char* syscall, const char* path) {
+namespace {
+
+void ThrowSystem(napi_env env, int err, const char* syscall, napi_value path) {
   const char* desc = strerror(err);
-  napi_value argv[] = {Num(env, -err), Str(env, syscall), Str(env, path), Str(env, errno_name(err)), Str(env, desc)};
+  napi_value argv[] = {Num(env, -err), Str(env, syscall), path, Str(env, errno_name(err)), Str(env, desc)};
   if (ThrowInjected(env, error_classes(env)->system_error, 5, argv) || Pending(env)) return;
   ThrowWithCode(env, napi_create_error, errno_name(err), desc);
+}
+
+}  // namespace
+
+void ThrowSystemError(napi_env env, int err, const char* syscall, const char* path) {
+  ThrowSystem(env, err, syscall, Str(env, path));
+}
+
+void ThrowSystemErrorWithPath(napi_env env, int err, const char* syscall, napi_value path) {
+  napi_value p = path;
+  if (p == nullptr) napi_get_undefined(env, &p);
+  ThrowSystem(env, err, syscall, p);
 }
 
 void ThrowMediaError(napi_env env, const MediaFault& f) {

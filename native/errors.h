@@ -22,6 +22,12 @@ void InitErrors(Napi::Env env, Napi::Object exports);
 // Throws a DaxSystemError shaped like a node:fs error. `err` is a positive
 // errno; path may be null.
 void ThrowSystemError(napi_env env, int err, const char* syscall, const char* path);
+// The same, with the path as the JS string lib/ gave (see Display in
+// args.h): handed over as it is, so that the lossless text of a name that is
+// not UTF-8 (U+DC80 + byte) reaches the error unchanged. A UTF-8 round trip
+// would turn each such byte into U+FFFD, and the error would name another
+// file.
+void ThrowSystemErrorWithPath(napi_env env, int err, const char* syscall, napi_value path);
 
 enum FaultKind : int { kFaultMedia = 0, kFaultTruncated = 1, kFaultUnknown = 2 };
 

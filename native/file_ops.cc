@@ -18,10 +18,9 @@ Napi::Value JS_fallocate(const Napi::CallbackInfo& info) {
   if (!GetInt64(env, info[0], "fd", &fd) || !GetInt64(env, info[1], "mode", &mode) ||
       !GetInt64(env, info[2], "offset", &off) || !GetInt64(env, info[3], "length", &len))
     return env.Undefined();
-  std::string path = GetString(env, info[4]);
   int rc = fallocate_range(static_cast<int>(fd), static_cast<int>(mode), static_cast<uint64_t>(off),
                            static_cast<uint64_t>(len));
-  if (rc < 0) ThrowSystemError(env, -rc, "fallocate", OrNull(path));
+  if (rc < 0) ThrowSystemErrorWithPath(env, -rc, "fallocate", Display(env, info[4]));
   return env.Undefined();
 }
 
@@ -32,7 +31,7 @@ Napi::Value JS_linkFd(const Napi::CallbackInfo& info) {
   std::string path;
   if (!GetInt64(env, info[0], "fd", &fd) || !GetPathBytes(env, info[1], "path", &path)) return env.Undefined();
   int rc = link_fd(static_cast<int>(fd), path.c_str());
-  if (rc < 0) ThrowSystemError(env, -rc, "link", path.c_str());
+  if (rc < 0) ThrowSystemErrorWithPath(env, -rc, "link", Display(env, info[1]));
   return env.Undefined();
 }
 

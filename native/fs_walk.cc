@@ -23,25 +23,25 @@ Napi::Value JS_statx(const Napi::CallbackInfo& info) {
   StatxResult st;
   int rc;
   std::string path;
-  std::string display;
+  napi_value display;
   if (info[0].IsNumber()) {
     int fd;
     if (!GetFd(env, info[0], "fd", &fd)) return env.Undefined();
     if (info[1].IsUndefined()) {
-      display = GetString(env, info[2]);
+      display = Display(env, info[2]);
       rc = statx_path(fd, "", true, &st);
     } else {
       if (!GetPathBytes(env, info[1], "name", &path)) return env.Undefined();
-      display = GetString(env, info[3]);
+      display = Display(env, info[3]);
       rc = statx_path(fd, path.c_str(), IsTrue(env, info[2]), &st);
     }
   } else {
     if (!GetPathBytes(env, info[0], "path", &path)) return env.Undefined();
-    display = info[2].IsString() ? GetString(env, info[2]) : info[0].IsString() ? path : std::string();
+    display = info[2].IsString() ? Display(env, info[2]) : Display(env, info[0]);
     rc = statx_path(AT_FDCWD, path.c_str(), IsTrue(env, info[1]), &st);
   }
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "statx", OrNull(display));
+    ThrowSystemErrorWithPath(env, -rc, "statx", display);
     return env.Undefined();
   }
   ObjectBuilder o(env);
@@ -65,7 +65,7 @@ Napi::Value JS_statx(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// openPath(dirFd, name, followSymlinks, display) -> an O_PATH fd
+// openPath(dirFd, name, followSymlinks, display) -> an O_PATH fd (close it with closeFd)
 Napi::Value JS_openPath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int dirfd;
@@ -73,23 +73,24 @@ Napi::Value JS_openPath(const Napi::CallbackInfo& info) {
   if (!GetFd(env, info[0], "dirFd", &dirfd) || !GetPathBytes(env, info[1], "name", &name)) return env.Undefined();
   int fd = open_path(dirfd, name.c_str(), IsTrue(env, info[2]));
   if (fd < 0) {
-    ThrowSystemError(env, -fd, "open", OrNull(GetString(env, info[3])));
+    ThrowSystemErrorWithPath(env, -fd, "open", Display(env, info[3]));
     return env.Undefined();
   }
-  return Napi::Number::New(env, fd);
+  return Napi::Number::New(env, TrackFd(env, fd));
 }
 
-// reopen(pathFd, directory, write, display) -> an fd open for I/O on the same inode
+// reopen(pathFd, directory, write, display) -> an fd open for I/O on the same
+// inode (close it with closeFd)
 Napi::Value JS_reopen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int pfd;
   if (!GetFd(env, info[0], "pathFd", &pfd)) return env.Undefined();
   int fd = reopen(pfd, IsTrue(env, info[1]), IsTrue(env, info[2]));
   if (fd < 0) {
-    ThrowSystemError(env, -fd, "open", OrNull(GetString(env, info[3])));
+    ThrowSystemErrorWithPath(env, -fd, "open", Display(env, info[3]));
     return env.Undefined();
   }
-  return Napi::Number::New(env, fd);
+  return Napi::Number::New(env, TrackFd(env, fd));
 }
 
 struct DirCtx {
@@ -113,7 +114,7 @@ Napi::Value JS_readDir(const Napi::CallbackInfo& info) {
   if (napi_create_array(env, &c.out) != napi_ok) return env.Undefined();
   int rc = read_dir(fd, PushName, &c);
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "scandir", OrNull(GetString(env, info[1])));
+    ThrowSystemErrorWithPath(env, -rc, "scandir", Display(env, info[1]));
     return env.Undefined();
   }
   return Napi::Value(env, c.out);
@@ -127,7 +128,7 @@ Napi::Value JS_fstatfs(const Napi::CallbackInfo& info) {
   FsStat st;
   int rc = fs_stat(fd, &st);
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "fstatfs", OrNull(GetString(env, info[1])));
+    ThrowSystemErrorWithPath(env, -rc, "fstatfs", Display(env, info[1]));
     return env.Undefined();
   }
   return ObjectBuilder(env)

@@ -1,5 +1,6 @@
-// FS_IOC_FS{GET,SET}XATTR (FS_XFLAG_DAX lives there) and xfs's geometry
-// flags, on an fd the tree walk opened.
+// FS_IOC_FS{GET,SET}XATTR (FS_XFLAG_DAX lives there), FS_IOC_GETFLAGS (the
+// inode flags that make ext4 refuse DAX) and xfs's geometry flags, on an fd
+// the tree walk opened.
 #include "addon.h"
 #include "args.h"
 #include "core/sys.h"
@@ -26,7 +27,7 @@ Napi::Value JS_fsGetXattr(const Napi::CallbackInfo& info) {
   FsXattr x;
   int rc = fsgetxattr(fd, &x);
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "ioctl", OrNull(GetString(env, info[1])));
+    ThrowSystemErrorWithPath(env, -rc, "ioctl", Display(env, info[1]));
     return env.Undefined();
   }
   return Napi::Value(env, XattrObject(env, x));
@@ -51,7 +52,7 @@ Napi::Value JS_fsSetXflags(const Napi::CallbackInfo& info) {
     if (rc == 0) rc = fsgetxattr(fd, &after);
   }
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "ioctl", OrNull(GetString(env, info[3])));
+    ThrowSystemErrorWithPath(env, -rc, "ioctl", Display(env, info[3]));
     return env.Undefined();
   }
   return ObjectBuilder(env).Val("before", XattrObject(env, before)).Val("after", XattrObject(env, after));
@@ -65,7 +66,21 @@ Napi::Value JS_xfsGeometryFlags(const Napi::CallbackInfo& info) {
   uint32_t flags = 0;
   int rc = xfs_geometry_flags(fd, &flags);
   if (rc < 0) {
-    ThrowSystemError(env, -rc, "ioctl", OrNull(GetString(env, info[1])));
+    ThrowSystemErrorWithPath(env, -rc, "ioctl", Display(env, info[1]));
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, flags);
+}
+
+// fsGetFlags(fd, display) -> the FS_IOC_GETFLAGS word of the inode
+Napi::Value JS_fsGetFlags(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(env, info[0], "fd", &fd)) return env.Undefined();
+  uint32_t flags = 0;
+  int rc = get_inode_flags(fd, &flags);
+  if (rc < 0) {
+    ThrowSystemErrorWithPath(env, -rc, "ioctl", Display(env, info[1]));
     return env.Undefined();
   }
   return Napi::Number::New(env, flags);
@@ -77,6 +92,7 @@ void InitFsXattr(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "fsGetXattr", Binding<JS_fsGetXattr>);
   Export(env, exports, "fsSetXflags", Binding<JS_fsSetXflags>);
   Export(env, exports, "xfsGeometryFlags", Binding<JS_xfsGeometryFlags>);
+  Export(env, exports, "fsGetFlags", Binding<JS_fsGetFlags>);
 }
 
 }  // namespace dax

@@ -49,7 +49,13 @@ bool CheckRange(napi_env env, const Region* r, int64_t o, uint64_t n) {
 // never reach memory.
 bool GetRange(const Napi::CallbackInfo& info, size_t i, Region* r, size_t* off, size_t* len) {
   int64_t o, l;
-  if (!GetInt64(info.Env(), info[i], "offset", &o) || !GetInt64(info.Env(), info[i + 1], "length", &l)) return false;
+  // persist()'s path, so the plain conversion: lib/ has checked both are
+  // safe integers, and whatever napi_get_value_int64 makes of anything else
+  // (NaN is 0, fractions truncate) is still checked against the mapping.
+  if (napi_get_value_int64(info.Env(), info[i], &o) != napi_ok || napi_get_value_int64(info.Env(), info[i + 1], &l) != napi_ok) {
+    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE", "The \"offset\" and \"length\" arguments must be numbers");
+    return false;
+  }
   if (l < 0) {
     ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE", "The range is outside the mapping");
     return false;

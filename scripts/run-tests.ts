@@ -3,7 +3,8 @@
 // then the suite that boots the VM from the host (power failure: twice on the
 // same images; daxkit bench starting the VM itself) on the newest version.
 // The addon is built once, by the Node.js that runs npm (Node-API, so every
-// version loads the same binary); the other versions come from the npm
+// version loads the same binary), and so is its test build (test/native,
+// scripts/test-build.ts), before any suite; the other versions come from the npm
 // registry (scripts/node-binaries.ts). A version that cannot be had, and the
 // VM suites where the VM cannot run, are reported as pending with the
 // reason, never as passed.
@@ -18,6 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hiddenInGuest, runInVm, vmBlocker } from '../lib/vm/harness';
 import { DEFAULT_NODE_VERSIONS, compareVersions, isAvailable, nodeCacheDir, parseNodeVersions, resolveNodeVersions, type NodeBinary } from './node-binaries';
+import { buildTestAddon, TEST_ADDON } from './test-build';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MOCHA = path.relative(ROOT, require.resolve('mocha/bin/mocha.js'));
@@ -94,6 +96,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const vmOnly = opts['vm-only'] === true;
+
+  // Once, before any suite: the host's tests build it on demand too, but the
+  // VM's see only what the host built.
+  banner('the test build of the addon (scripts/test-build.ts)');
+  const t0 = Date.now();
+  const notBuilt = buildTestAddon();
+  process.stdout.write(notBuilt === null ? `  ${path.relative(ROOT, TEST_ADDON)} is up to date (${seconds(t0)})\n` : `  not built, the tests that need it are pending: ${notBuilt}\n`);
 
   banner(`Node.js versions (cache: ${nodeCacheDir()})`);
   const choices = resolveNodeVersions(specs, (line) => process.stdout.write(`  ${line}\n`));

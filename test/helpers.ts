@@ -5,6 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readMounts, findMount } from '../lib/fs/mounts';
+import { commandExists } from '../lib/vm/harness';
+import { buildTestAddon, TEST_ADDON, testBuildEnv } from '../scripts/test-build';
+
+export { testBuildEnv };
+export { commandExists } from '../lib/vm/harness';
 
 export const isRoot = process.getuid?.() === 0;
 export const PAGE = 4096;
@@ -117,9 +122,34 @@ export function readmeExamples(): string[] {
   return [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
 }
 
-export function commandExists(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+let testBuild: string | null | undefined;
+
+/**
+ * Why the test build of the addon (scripts/test-build.ts: the trace and the
+ * other hooks of DAXKIT_TEST) cannot be had, or null when it is ready. On the
+ * host it is built where its sources changed; the VM sees the host's build
+ * (npm test builds it first) and never builds.
+ */
+export function testBuildBlocker(): string | null {
+  if (testBuild === undefined) {
+    if (process.env.PMEM_VM !== '1') testBuild = buildTestAddon();
+    else testBuild = fs.existsSync(TEST_ADDON) ? null : `${TEST_ADDON} is not there: build it on the host first (node dist/scripts/test-build.js; npm test does)`;
+  }
+  return testBuild;
 }
+
+/**
+ * In a test that needs the test build: makes sure it is there, or turns the
+ * test pending with the reason.
+ */
+export function needTestBuild(ctx: Mocha.Context): void {
+  ctx.timeout(Math.max(ctx.timeout(), 600_000));
+  const why = testBuildBlocker();
+  if (why === null) return;
+  if (ctx.test) ctx.test.title += ` [pending: the test build: ${why.split('\n')[0]}]`;
+  ctx.skip();
+}
+
 
 export function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -144,7 +174,7 @@ export interface LoopMount {
  * loopMountBlocker() first). Call from a before() hook, so that nothing is
  * mounted for suites that do not run.
  */
-export function loopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mountOpts = ''): LoopMount {
+export function loopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mountOpts = '', mkfsArgs: string[] = []): LoopMount {
   const base = mkTempDir(os.tmpdir(), `daxkit-${fstype}-`);
   const img = path.join(base, 'fs.img');
   const dir = path.join(base, 'mnt');
@@ -152,7 +182,7 @@ export function loopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mountOpts = '')
   fs.writeFileSync(img, '');
   fs.truncateSync(img, sizeMiB * MiB);
   try {
-    sh(fstype === 'xfs' ? 'mkfs.xfs' : 'mkfs.ext4', fstype === 'xfs' ? ['-q', '-f', img] : ['-q', '-F', '-b', '4096', img]);
+    sh(fstype === 'xfs' ? 'mkfs.xfs' : 'mkfs.ext4', fstype === 'xfs' ? ['-q', '-f', ...mkfsArgs, img] : ['-q', '-F', '-b', '4096', ...mkfsArgs, img]);
     sh('mount', ['-o', mountOpts ? `loop,${mountOpts}` : 'loop', img, dir]);
   } catch (e) {
     fs.rmSync(base, { recursive: true, force: true });
@@ -175,7 +205,7 @@ export function loopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mountOpts = '')
  * root, no mkfs), registers one pending test saying why and returns null:
  * the caller returns too.
  */
-export function useLoopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300): (() => LoopMount) | null {
+export function useLoopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300, mkfsArgs: string[] = []): (() => LoopMount) | null {
   const blocker = loopMountBlocker(fstype);
   if (blocker !== null) {
     it(`cannot run: ${blocker}`);
@@ -183,7 +213,7 @@ export function useLoopMount(fstype: 'ext4' | 'xfs', sizeMiB = 300): (() => Loop
   }
   let mnt: LoopMount | undefined;
   before(() => {
-    mnt = loopMount(fstype, sizeMiB);
+    mnt = loopMount(fstype, sizeMiB, '', mkfsArgs);
   });
   after(() => mnt?.cleanup());
   return () => mnt as LoopMount;

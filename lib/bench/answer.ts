@@ -78,7 +78,7 @@ export function answerLines(r: RunReport): string[] {
     const how = `${PLAIN[a.dax.backend]} ${fmtRate(a.dax.bw_bytes)}, against ${PLAIN[a.pagecache.backend]} ${fmtRate(a.pagecache.bw_bytes)} through the page cache`;
     return [what, `${fasterOrSlower(a.ratio)}${a.uncertain ? ' ?' : ''}`, how, a.uncertain ? `(${a.uncertain})` : ''];
   });
-  const w = [0, 1].map((i) => Math.max(...rows.map((x) => x[i].length)));
+  const w = [0, 1].map((i) => rows.reduce((m, x) => Math.max(m, x[i].length), 0));
   const pattern = r.options.patterns.length > 1 ? '' : ` (${r.options.patterns[0] === 'seq' ? 'sequential' : 'random'})`;
   return [
     `The answer${pattern}: the fastest way through DAX against the same through the page cache${r.baseline ? ` (${r.baseline.path})` : ''}`,

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { open, type DaxMapping } from '..';
 import { Cursor, payload, scanF64, warmScan } from './pattern';
+import { nameOnPrototype } from '../errors';
 
 export type TargetKind = 'pagecache' | 'fsdax' | 'devdax';
 export type Direction = 'read' | 'write';
@@ -89,6 +90,7 @@ export interface BackendContext {
 
 /** Thrown by a backend that cannot run here (O_DIRECT refused, ...): the job is reported as skipped. */
 export class Skip extends Error {}
+nameOnPrototype(Skip);
 
 const PAGE = 4096;
 const VERIFY_BLOCKS = 16;

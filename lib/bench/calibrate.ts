@@ -16,6 +16,7 @@ import { binding, MapMode, PersistMode } from '../binding';
 import type { TargetKind } from './backends';
 import { fillPattern, scanF64, warmScan } from './pattern';
 import type { SamplingOptions } from './sampler';
+import { calibrateBinding } from './native';
 import { MiB } from './units';
 
 export const CAL_ITEMS = [
@@ -121,9 +122,9 @@ export function createCalibration(spec: CalibrationSpec): CalRunner {
   switch (spec.item) {
     case 'noop': {
       const arg = new Uint8Array(64);
-      const f = binding.calibrateNoop;
+      const f = calibrateBinding().calibrateNoop;
       return {
-        path: 'binding.calibrateNoop(view, offset, 64)',
+        path: 'calibrateNoop(view, offset, 64), in the calibration module',
         prefault() {},
         run(k) {
           for (let j = 0; j < k; j++) f(arg, (j & 1023) * 64, 64);
@@ -133,13 +134,14 @@ export function createCalibration(spec: CalibrationSpec): CalRunner {
       };
     }
     case 'native-persist': {
+      const cal = calibrateBinding();
       const m = open(mem.path, { size: mem.size });
       const view = m.bytes.subarray(0, PERSIST_SPAN);
       return {
-        path: 'binding.calibratePersist: a C++ loop (one call per batch)',
+        path: 'calibratePersist: a C++ loop (one call per batch)',
         prefault: () => touch(view),
         run: (k) => {
-          binding.calibratePersist(view, k);
+          cal.calibratePersist(view, k);
         },
         sink: () => 0,
         close: () => m.close(),
@@ -202,13 +204,14 @@ export function createCalibration(spec: CalibrationSpec): CalRunner {
       };
     }
     case 'native-nt': {
+      const cal = calibrateBinding();
       const m = open(mem.path, { size: mem.size });
       const src = source(spec.seed);
       return {
-        path: 'binding.calibrateNtCopy: a C++ loop (one call per batch)',
+        path: 'calibrateNtCopy: a C++ loop (one call per batch)',
         prefault: () => touch(m.bytes),
         run: (k) => {
-          binding.calibrateNtCopy(m.bytes, src, k);
+          cal.calibrateNtCopy(m.bytes, src, k);
         },
         sink: () => 0,
         close: () => m.close(),

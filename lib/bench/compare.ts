@@ -75,7 +75,7 @@ export function compareDocuments(a: BenchDocument, b: BenchDocument, fileA: stri
     for (const r of rows) {
       cells.push([`  ${r.jobname}`, r.a ? fmtRate(r.a.bw_bytes) : '-', r.b ? fmtRate(r.b.bw_bytes) : '-', `${fmtRatio(r.ratio)}${r.uncertain ? ' ?' : ''}`, r.a ? fmtNs(r.a.p99_ns) : '-', r.b ? fmtNs(r.b.p99_ns) : '-']);
     }
-    const w = cells[0].map((_, i) => Math.max(...cells.map((c) => c[i].length)));
+    const w = cells[0].map((_, i) => cells.reduce((m, c) => Math.max(m, c[i].length), 0));
     for (const c of cells) lines.push(c.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
   }
   if (json.pairs.some((p) => p.rows.some((r) => r.uncertain))) lines.push('', `? the ratio rests on a figure whose 95% CI is wider than ±${WIDE_CI * 100}%: the difference may not be real`);

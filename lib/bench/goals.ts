@@ -9,7 +9,7 @@ import { fmtNs, fmtRate } from './units';
 export function checkTargets(items: Partial<Record<CalItem, CalibrationItem>>, standIn: boolean): TargetCheck[] {
   const v = (i: CalItem): number => (items[i]?.status === 'ok' ? items[i]!.value : NaN);
   const rv = (i: CalItem, r: number): number => (items[i]?.status === 'ok' ? (items[i]!.round_values[r] ?? NaN) : NaN);
-  const rounds = Math.max(0, ...Object.values(items).map((x) => x?.rounds ?? 0));
+  const rounds = Object.values(items).reduce((m, x) => Math.max(m, x?.rounds ?? 0), 0);
   const out: TargetCheck[] = [];
   // The ratio of each round, from items measured next to each other; the
   // verdict is on their median.

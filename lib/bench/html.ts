@@ -81,7 +81,7 @@ function bandwidthChart(title: string, sizes: number[], series: Series[], width 
     parts.push(`<text x="${m.l + w / 2}" y="${m.t + h / 2}" text-anchor="middle" class="muted">no results</text></svg>`);
     return parts.join('');
   }
-  const { lo, hi, ticks } = axis(RATE_TICKS, Math.min(...ys), Math.max(...ys));
+  const { lo, hi, ticks } = axis(RATE_TICKS, ys.reduce((a, b) => Math.min(a, b)), ys.reduce((a, b) => Math.max(a, b)));
   const y = (v: number): number => m.t + h - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * h;
   const x = (i: number): number => m.l + (sizes.length === 1 ? w / 2 : (i / (sizes.length - 1)) * w);
   for (const t of ticks) {
@@ -158,7 +158,7 @@ function latencyChart(title: string, jobs: JobReport[], width = 940): string {
     const l = jobIo(j).lat_ns;
     return [l.percentile['50.000000'], l.max].filter((v) => v > 0);
   });
-  const { lo, hi, ticks } = axis(NS_TICKS, Math.min(...vals), Math.max(...vals));
+  const { lo, hi, ticks } = axis(NS_TICKS, vals.reduce((a, b) => Math.min(a, b)), vals.reduce((a, b) => Math.max(a, b)));
   const x = (v: number): number => m.l + ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * w;
   for (const t of ticks) {
     parts.push(`<line x1="${n(x(t.v))}" x2="${n(x(t.v))}" y1="${m.t - 4}" y2="${height - m.b}" class="grid"/>`);
@@ -282,7 +282,7 @@ function calibrationHtml(r: RunReport): string {
       const it = c.items[id]!;
       const f = (x: number): string => (it.unit === 'ns' ? fmtNs(x) : fmtRate(x));
       const v = it.status !== 'ok' ? 'failed' : f(it.value);
-      const range = it.round_values.length > 1 ? `${f(Math.min(...it.round_values))} .. ${f(Math.max(...it.round_values))}` : '';
+      const range = it.round_values.length > 1 ? `${f(it.round_values.reduce((a, b) => Math.min(a, b)))} .. ${f(it.round_values.reduce((a, b) => Math.max(a, b)))}` : '';
       return `<tr><td>${esc(id)}</td><td>${esc(v)}</td><td>${esc(range)}</td><td class="wrap">${esc(it.description)}<br><span class="muted">${esc(it.path || it.error || '')}</span></td></tr>`;
     })
     .join('');

@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { binding } from '../binding';
 import { UsageError } from '../errors';
 import { hiddenInGuest, VM_RUNNER, vmBlocker } from '../vm/harness';
 import type { TargetKind } from './backends';
@@ -17,6 +16,7 @@ import { renderHtml, renderSvg } from './html';
 import { guestArgs, parseOptions, type BenchOptions } from './options';
 import { EVENT_PREFIX, Progress, type ProgressEvent } from './progress';
 import { assertDocument, SCHEMA, type BenchDocument, type RunReport } from './report';
+import { calibrationCandidates, calibrationModule } from './native';
 import { executeRun } from './run';
 import { renderDocument } from './table';
 import { checkData, checkSpace, defaultBaselineDir, findHostDax, locate, prepare, RefusedError, shmDir, workingSet, type Prepared } from './target';
@@ -86,10 +86,11 @@ async function localRun(arg: string, opts: BenchOptions, progress: Progress, lab
     }
 
     let calibration: { memory: CalMemory; pagecache: CalMemory; standIn: boolean } | null = null;
-    // A prebuilt binary older than native/calibrate.cc has no calibration.
-    const calibrationBuilt = typeof binding.calibrateNoop === 'function';
+    // The calibration is a module of its own (lib/bench/native.ts), which an
+    // installation may lack.
+    const calibrationBuilt = calibrationModule() !== null;
     if (opts.calibrate && !calibrationBuilt) {
-      notes.push('This daxkit binary was built without the native calibration (native/calibrate/calibrate.cc): rebuild it (npm run rebuild, or npm run prebuild for the package) to get the target ratios.');
+      notes.push(`This daxkit installation has no native calibration module (native/calibrate/; none of ${calibrationCandidates().join(', ')} exists): rebuild it (npm run rebuild; npm pack prebuilds it for the package) to get the target ratios.`);
     }
     if (opts.calibrate && calibrationBuilt) {
       let calSize = Math.min(size, CAL_MAX);

@@ -63,7 +63,7 @@ export function mergeJob(role: Role, backend: BackendId, bs: number, pattern: Pa
       rounds: ok.length,
       warmup_ms: sum((r) => r.sampled.warmupMs) / ok.length,
       samples: moments.n,
-      batch: Math.max(...ok.map((r) => r.sampled.batch)),
+      batch: ok.reduce((m, r) => Math.max(m, r.sampled.batch), 0),
       lat_mode: ok.some((r) => r.sampled.latMode === 'batch') ? 'batch' : 'op',
       timer_overhead_ns: sum((r) => r.sampled.timerNs) / ok.length,
       ci_level: 0.95,

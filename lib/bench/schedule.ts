@@ -94,8 +94,8 @@ export function schedule(input: RunInput, engines: Set<string>): Item[] {
     for (const bs of opts.bs) {
       for (const pattern of opts.patterns) {
         const group = jobsFor('target', input.target, opts, bs, pattern);
-        if (input.baseline) group.push(...jobsFor('baseline', input.baseline, opts, bs, pattern));
-        items.push(...shuffle(group, next));
+        if (input.baseline) for (const j of jobsFor('baseline', input.baseline, opts, bs, pattern)) group.push(j);
+        for (const it of shuffle(group, next)) items.push(it);
         if (input.fio === null || !opts.fio) continue;
         const fioFor = (role: Role, p: Prepared): void => {
           const pairs = role === 'baseline' ? fioPairs('pagecache').filter((x) => x.engine === 'psync') : fioPairs(p.spec.kind);

@@ -8,7 +8,7 @@ import { ciOf, fmtCi, isUncertain, jobIo, referenceOf, WIDE_CI, type BenchDocume
 import { fmtCount, fmtNs, fmtRate, fmtRatio, fmtSize } from './units';
 
 function pad(cells: string[][], right: boolean[]): string[] {
-  const w = cells[0].map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const w = cells[0].map((_, i) => cells.reduce((m, r) => Math.max(m, (r[i] ?? '').length), 0));
   return cells.map((r) =>
     r
       .map((c, i) => (right[i] ? c.padStart(w[i]) : c.padEnd(w[i])))
@@ -158,7 +158,7 @@ function fioSection(r: RunReport): string[] {
       c.agree === null ? (c.error ? c.error.slice(0, 60) : '') : `${c.agree ? 'within 10%' : 'DIFFERS'}${c.trust_check ? ' (page cache: must agree)' : ''}${c.uncertain ? ` (${c.uncertain})` : ''}`,
     ]);
   }
-  out.push(...pad(cells, [false, false, true, true, true, true, true, false]));
+  for (const l of pad(cells, [false, false, true, true, true, true, true, false])) out.push(l);
   out.push('  per op: how much longer one daxkit operation takes than one of fio\'s (1/IOPS); the same amount at every block size is per-call overhead');
   out.push('  must agree: the same system call through the page cache, so daxkit and fio must measure the same there, or one of them measures wrong');
   return out;
@@ -174,11 +174,11 @@ function calibrationSection(r: RunReport): string[] {
     if (!it) continue;
     const f = (x: number): string => (it.unit === 'ns' ? fmtNs(x) : fmtRate(x));
     const v = it.status !== 'ok' ? `failed: ${it.error ?? ''}`.slice(0, 60) : f(it.value);
-    const range = it.round_values.length > 1 ? `${f(Math.min(...it.round_values))} .. ${f(Math.max(...it.round_values))}` : '';
+    const range = it.round_values.length > 1 ? `${f(it.round_values.reduce((a, b) => Math.min(a, b)))} .. ${f(it.round_values.reduce((a, b) => Math.max(a, b)))}` : '';
     cells.push([`  ${id}`, v, range, it.description]);
   }
-  out.push(`  (the median of ${Math.max(0, ...CAL_ITEMS.map((i) => c.items[i]?.rounds ?? 0))} rounds, a process each, and their range)`);
-  out.push(...pad(cells, [false, true, true, false]));
+  out.push(`  (the median of ${CAL_ITEMS.reduce((m, i) => Math.max(m, c.items[i]?.rounds ?? 0), 0)} rounds, a process each, and their range)`);
+  for (const l of pad(cells, [false, true, true, false])) out.push(l);
   out.push('', "daxkit's goals for its own overhead (ratios measured in this run):");
   for (const t of c.targets) {
     const verdict = t.met === null ? 'n/a    ' : t.met ? 'met    ' : 'NOT MET';
@@ -210,10 +210,9 @@ export function renderRun(r: RunReport): string {
   );
   lines.push(`  caches    ${r.page_cache.detail}`);
   if (c.vm.statement) lines.push('', `!! ${c.vm.statement}`);
-  lines.push('', ...answerLines(r));
-  lines.push(...jobTables(r), ...legend(r), ...fioSection(r), ...calibrationSection(r), ...faultSection(r));
-  if (r.notes.length) lines.push('', 'Notes:', ...r.notes.map((n) => `  - ${n}`));
-  return lines.join('\n');
+  const parts = [[''], answerLines(r), jobTables(r), legend(r), fioSection(r), calibrationSection(r), faultSection(r)];
+  if (r.notes.length) parts.push(['', 'Notes:'], r.notes.map((n) => `  - ${n}`));
+  return lines.concat(...parts).join('\n');
 }
 
 export function renderDocument(d: BenchDocument): string {

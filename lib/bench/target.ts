@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { open } from '..';
-import { UsageError } from '../errors';
 import { daxMountMode } from '../dax/mount-mode';
 import { readMounts, type MountEntry } from '../fs/mounts';
 import type { TargetKind, TargetSpec } from './backends';
@@ -13,9 +12,11 @@ import { devdaxOf } from './context';
 import { fillPattern } from './pattern';
 import type { Role } from './report';
 import { fmtSize, MiB } from './units';
+import { nameOnPrototype, UsageError } from '../errors';
 
 /** The target holds data and --yes was not given (exit status 1). */
 export class RefusedError extends Error {}
+nameOnPrototype(RefusedError);
 
 export type Located =
   | { type: 'file'; path: string; exists: boolean; removeAfter: boolean }

@@ -140,6 +140,9 @@ export function parse(argv: string[], raw: Buffer[], options: Record<string, Opt
   }
   const paths: Parsed['paths'] = {};
   for (const t of strict.tokens) {
+    // An empty argument names nothing: '' is no path, and no sysfs root (it is not '.').
+    if (t.kind === 'positional' && t.value === '') throw new UsageError(`an empty argument (argument ${t.index + 1} after the command) names nothing`);
+    if (t.kind === 'option' && options[t.name].type === 'string' && t.value === '') throw new UsageError(`option '--${t.name}' needs a value that is not empty`);
     if (t.kind === 'option' && options[t.name].type === 'string' && t.value !== undefined) {
       const r = t.inlineValue ? Buffer.from(raw[t.index] ?? Buffer.alloc(0)).subarray(Buffer.byteLength(`--${t.name}=`)) : raw[t.index + 1];
       paths[t.name] = { text: argText(t.value, r), arg: pathArg(t.value, r) };

@@ -2,13 +2,15 @@ import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import { findBadFiles, type BadFilesReport } from '../pmem/bad-files';
 import { badblocks, type BadblocksReport } from '../pmem/badblocks';
-import { clearBadblocks, type ClearBadblocksResult } from '../pmem/clear';
+import type { ClearBadblocksResult } from '../pmem/clear';
+import { ClearPlan } from '../pmem/clear-plan';
 import { listDevices } from '../pmem/devices';
-import type { BadRange } from '../pmem/ranges';
+import { mergeRanges, subtractRanges, type BadRange } from '../pmem/ranges';
+import { checkSysfsRoot, DEFAULT_SYSFS } from '../pmem/sysfs';
 import { shown } from '../fs/path-bytes';
 import { UsageError } from '../errors';
 import { parse, type Command } from './args';
-import { describe, errorJson } from './failure';
+import { describe, pathFailure } from './failure';
 import { err, json, out, pathFields } from './output';
 
 /** A target as typed: its text, and the argument for the library (exact bytes where not UTF-8). */
@@ -126,10 +128,6 @@ function printClear(r: ClearBadblocksResult): void {
   }
 }
 
-function failure(target: string, e: unknown): Record<string, unknown> {
-  return { ...pathFields(target, 'target', 'target_base64'), error: errorJson(e) };
-}
-
 function isDirectory(p: string | Buffer): boolean {
   try {
     return fs.statSync(p).isDirectory();
@@ -180,9 +178,12 @@ that says why, distinct from a failure to read one.
 each bad block, rounded out to the filesystem block, and the range allocated
 again; those bytes read as zeros afterwards and the rest of the file is kept.
 It lists what it will zero and asks on a terminal; elsewhere it needs --yes.
-A file found under a DIR is cleared beneath that DIR: reached from it name by
-name, never through a symlink or mount point, so nothing renamed meanwhile can
-turn the clear onto a file elsewhere.
+The clear acts on what was scanned and confirmed: each FILE and DIR stays
+open meanwhile, and a file under a DIR is reached again from it name by name,
+never through a symlink or mount point. A FILE or DIR whose path names
+something else by the time of the answer, or a file replaced inside a DIR, is
+not cleared (ERR_DAX_TREE_CHANGED); only the ranges listed are cleared, where
+they are still bad.
 The bad blocks become free space, cleared by the pmem driver when next written
 if the platform can clear media errors (daxkit devices, column CLEAR). Where it
 cannot (QEMU, legacy e820 pmem) --clear refuses unless --allow-uncleared: the
@@ -233,6 +234,8 @@ export const badblocksCommand: Command = {
     });
     const sysfsRoot = paths['sysfs-root']?.text;
     const opts = sysfsRoot === undefined ? {} : { sysfsRoot };
+    // Once, not once per target.
+    checkSysfsRoot(sysfsRoot ?? DEFAULT_SYSFS);
     if (!values.clear && (values.yes || values['allow-uncleared'])) throw new UsageError(`--${values.yes ? 'yes' : 'allow-uncleared'} goes with --clear`);
     if (values.clear) return clear(positionals, values.json === true, values.yes === true, values['allow-uncleared'] === true, opts);
 
@@ -267,16 +270,13 @@ export const badblocksCommand: Command = {
       } catch (e) {
         status = 1;
         err(describe(e, t.text));
-        results.push(failure(t.text, e));
+        results.push(pathFailure(t.text, e, 'target', 'target_base64'));
       }
     }
     if (values.json) json(results);
     return status;
   },
 };
-
-/** A file to clear: its report, and the directory it was found in (then it is opened beneath it). */
-type Planned = { report: BadblocksReport; beneath: string | Buffer | null };
 
 async function clear(targets: Target[], asJson: boolean, yes: boolean, allowUncleared: boolean, opts: { sysfsRoot?: string }): Promise<number> {
   if (targets.length === 0) throw new UsageError('--clear needs the FILEs (or DIRs) to recover');
@@ -288,66 +288,51 @@ async function clear(targets: Target[], asJson: boolean, yes: boolean, allowUncl
   const fail = (t: string, e: unknown): void => {
     status = 1;
     err(describe(e, t));
-    results.push(failure(t, e));
+    results.push(pathFailure(t, e, 'target', 'target_base64'));
   };
-  // The plan: every file and its bad ranges. Devices and regions go straight
-  // to clearBadblocks(), which says precisely why it will not clear them.
-  // A file found under a DIR is cleared beneath that DIR: reached from it
-  // name by name, never through a symlink or a mount point, so nothing
-  // renamed meanwhile can turn the clear onto a file elsewhere.
-  const plan: Planned[] = [];
-  for (const t of targets) {
-    try {
-      if (isDirectory(t.arg)) plan.push(...findBadFiles(t.arg, opts).files.map((report) => ({ report, beneath: t.arg })));
-      else {
-        const r = badblocks(t.arg, opts);
-        if (r.type === 'file') plan.push({ report: r, beneath: null });
-        else clearBadblocks(t.arg, undefined, { ...opts, allowUncleared });
+  // The plan: every file and its bad ranges, each FILE and DIR held open
+  // until the clear, which acts on what was scanned and confirmed (see
+  // lib/pmem/clear-plan.ts). Devices and regions are refused with the reason.
+  const plan = ClearPlan.scan(targets, { ...opts, allowUncleared });
+  try {
+    for (const step of plan.steps) {
+      if (step.kind === 'failed') fail(step.target, step.error);
+      else if (step.kind === 'clean') {
+        results.push(clearJson(step.result));
+        if (!asJson) out(`${shown(step.result.path)}: no bad blocks to clear`);
       }
-    } catch (e) {
-      fail(t.text, e);
     }
-  }
-  const clearOpts = (p: Planned): { sysfsRoot?: string; beneath?: string | Buffer } => (p.beneath === null ? opts : { ...opts, beneath: p.beneath });
-  const clearable = new Map(listDevices(opts).filter((d) => d.type === 'region').map((d) => [d.name, d.canClearErrors]));
-  const todo: Planned[] = [];
-  for (const p of plan) {
-    const r = p.report;
-    if (r.ranges.length === 0) {
-      results.push(clearJson({ path: r.target, device: r.device, blockSize: r.blockSize ?? 0, zeroed: [], remaining: [], released: [], canClearErrors: clearable.get(r.region ?? '') ?? null }));
-      if (!asJson) out(`${shown(r.target)}: no bad blocks to clear`);
-    } else if (clearable.get(r.region ?? '') !== true && !allowUncleared) {
-      // clearBadblocks() refuses here before it touches the file, with the reason.
-      try {
-        clearBadblocks(r.targetBuffer, undefined, clearOpts(p));
-      } catch (e) {
-        fail(r.target, e);
+    const todo = plan.todo;
+    if (todo.length > 0 && !yes) {
+      process.stderr.write('daxkit: about to zero these blocks on fresh ones (their data is lost; the rest of each file is kept):\n');
+      for (const { report: r } of todo) for (const x of r.ranges) process.stderr.write(`  ${shown(r.target)}  ${span(x)}\n`);
+      if (!(await confirm('Proceed? [y/N] '))) {
+        err('nothing was changed');
+        return 1;
       }
-    } else {
-      todo.push(p);
     }
-  }
-  if (todo.length > 0 && !yes) {
-    process.stderr.write('daxkit: about to zero these blocks on fresh ones (their data is lost; the rest of each file is kept):\n');
-    for (const { report: r } of todo) for (const x of r.ranges) process.stderr.write(`  ${shown(r.target)}  ${span(x)}\n`);
-    if (!(await confirm('Proceed? [y/N] '))) {
-      err('nothing was changed');
-      return 1;
-    }
-  }
-  for (const p of todo) {
-    const r = p.report;
-    try {
-      const c = clearBadblocks(r.targetBuffer, undefined, { ...clearOpts(p), allowUncleared });
+    for (const o of plan.apply()) {
+      const r = o.item.report;
+      if (!o.ok) {
+        fail(r.target, o.error);
+        continue;
+      }
+      const c = o.result;
       results.push(clearJson(c));
       if (!asJson) printClear(c);
+      const kept = subtractRanges(mergeRanges(r.ranges), c.zeroed);
+      if (kept.length > 0 && !asJson) out(`  no longer on bad media, so left as it was: ${kept.map(span).join('; ')}`);
+      if (o.unconfirmed.length > 0) {
+        status = 1;
+        err(`${shown(r.target)}: bad blocks found since the confirmation were left alone (run --clear again for them): ${o.unconfirmed.map(span).join('; ')}`);
+      }
       if (c.remaining.length > 0) {
         status = 1;
         err(`${shown(r.target)}: still on bad media after clearing: ${c.remaining.map(span).join('; ')}`);
       }
-    } catch (e) {
-      fail(r.target, e);
     }
+  } finally {
+    plan.close();
   }
   if (asJson) json(results);
   return status;

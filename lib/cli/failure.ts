@@ -1,7 +1,8 @@
 // A failure in the CLI's words, about what the user typed (stderr), and as
 // JSON (exit status 1).
-import { errorReason } from '../errors';
+import { errorReason, errorRecord } from '../errors';
 import { shown } from '../fs/path-bytes';
+import { pathFields } from './output';
 
 /**
  * An error in the CLI's words, about `subject` (what the user typed): the
@@ -18,8 +19,11 @@ export function describe(e: unknown, subject?: string): string {
   return `${lead}${where}${shown(errorReason(e))}`;
 }
 
-/** The JSON of a failure: its code and node:fs-style message. */
-export function errorJson(e: unknown): { code: string; message: string } {
-  const code = (e as NodeJS.ErrnoException).code;
-  return { code: typeof code === 'string' ? code : 'ERR', message: (e as Error).message };
+/**
+ * A path that failed, as the JSON of every command that takes paths gives
+ * it: the path as text and its exact bytes where they are not that text
+ * (pathFields()), and the error (errorRecord()).
+ */
+export function pathFailure(text: string, e: unknown, key = 'path', base64Key = 'pathBase64'): Record<string, unknown> {
+  return { ...pathFields(text, key, base64Key), error: errorRecord(e) };
 }

@@ -5,9 +5,9 @@ import { shown } from '../fs/path-bytes';
 import { errorReason } from '../errors';
 import { UsageError } from '../errors';
 import { didYouMean, parse, type Command } from './args';
-import { describe, errorJson } from './failure';
-import { err, json, out, pathFields } from './output';
-import { table, yesNo } from './table';
+import { describe, pathFailure } from './failure';
+import { err, json, out, outLines, pathFields } from './output';
+import { tableLines, yesNo } from './table';
 
 type Summary = DaxFlagReport['summary'];
 
@@ -23,9 +23,22 @@ function summaryLine(s: Summary, dryRun: boolean): string {
   return `${plural(s.total, 'path')}: ${s.changed} ${dryRun ? 'would change' : 'changed'}, ${s.ok} ok, ${s.pending} pending, ${s.overridden} overridden, ${s.noEffect} no effect, ${s.skipped} skipped, ${s.failed} failed`;
 }
 
+/**
+ * Why the PATH itself was left alone (a symlink not followed, a FIFO, a
+ * socket, a device), in the CLI's words; null when it was acted on.
+ */
+function rootSkipped(e: { type: string; state: string; reason: string | null } | undefined): string | null {
+  if (e === undefined || e.state !== 'skipped') return null;
+  if (e.type === 'symlink') return 'a symbolic link, not followed (--follow-symlinks acts on its target)';
+  if (e.type === 'other') return e.reason ?? 'not a regular file or directory';
+  return null;
+}
+
 /** What the run came to, in the words of its title line. */
 function outcome(r: DaxFlagReport): string {
   const s = r.summary;
+  const skipped = rootSkipped(r.entries[0]);
+  if (skipped !== null) return `nothing done: ${skipped}`;
   if (r.dryRun) return `plan (dry run: nothing was changed)${s.failed > 0 ? `, ${s.failed} would fail` : ''}`;
   if (r.aborted) {
     return s.changed === 0
@@ -75,11 +88,6 @@ function reportJson(r: DaxFlagReport): Record<string, unknown> {
 
 function listingJson(l: DaxFlagListing): Record<string, unknown> {
   return { ...pathFields(l.path, 'path', 'pathBase64'), type: l.type, flag: l.flag, dax: l.dax, reason: l.reason, error: l.error };
-}
-
-/** A PATH that could not be looked up at all: reported like the others, as one failed path. */
-function failureJson(path: string, e: unknown): Record<string, unknown> {
-  return { ...pathFields(path, 'path', 'pathBase64'), error: errorJson(e) };
 }
 
 const OPTIONS = {
@@ -134,8 +142,9 @@ there, and "pathBase64" holds the exact bytes (null when "path" is exact).
 Tables escape control characters as bash's $'...' reads them: ESC as \\x1b,
 a newline as \\n, a backslash as \\\\, and so on.
 
-Exit status: 0; 1 when any path failed (or an atomic run was aborted); 2 on a
-usage error.`,
+Exit status: 0; 1 when any path failed, an atomic run was aborted, or a PATH
+was left alone (a symlink without --follow-symlinks, a FIFO, a socket, a
+device: "nothing done"); 2 on a usage error.`,
   run(argv, raw) {
     const { values, positionals } = parse(argv, raw, OPTIONS);
     const [action, ...paths] = positionals;
@@ -155,9 +164,12 @@ usage error.`,
     const results: Array<Record<string, unknown>> = [];
     const total: Summary = { total: 0, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 0 };
     let failed = false;
-    // One block per PATH, a blank line between them.
-    const block = (lines: string[]): void => {
-      if (!asJson) out(`${results.length > 1 ? '\n' : ''}${lines.join('\n')}`);
+    // One block per PATH, a blank line between them; made only for text (a
+    // tree's table can be long).
+    const block = (lines: () => Iterable<string>): void => {
+      if (asJson) return;
+      if (results.length > 1) out('');
+      outLines(lines());
     };
     for (const p of paths) {
       let r: DaxFlagReport;
@@ -167,19 +179,28 @@ usage error.`,
         failed = true;
         total.total++;
         total.failed++;
-        results.push(failureJson(p.text, e));
-        block([
-          title(enabled, p.text, recursive, 'failed'),
-          table(HEADER, [[p.text, '-', '-', 'failed', errorReason(e)]]),
-          summaryLine({ total: 1, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 1 }, opts.dryRun),
-        ]);
+        results.push(pathFailure(p.text, e));
+        block(function* () {
+          yield title(enabled, p.text, recursive, 'failed');
+          yield* tableLines(HEADER, [[p.text, '-', '-', 'failed', errorReason(e)]]);
+          yield summaryLine({ total: 1, changed: 0, ok: 0, pending: 0, overridden: 0, noEffect: 0, skipped: 0, failed: 1 }, opts.dryRun);
+        });
         err(describe(e, p.text));
         continue;
       }
-      if (r.summary.failed > 0 || r.aborted) failed = true;
+      const skipped = rootSkipped(r.entries[0]);
+      if (r.summary.failed > 0 || r.aborted || skipped !== null) failed = true;
       for (const k of Object.keys(total) as Array<keyof Summary>) total[k] += r.summary[k];
       results.push(reportJson(r));
-      block([title(enabled, r.path, recursive, outcome(r)), table(HEADER, r.entries.map(row)), summaryLine(r.summary, opts.dryRun)]);
+      block(function* () {
+        yield title(enabled, r.path, recursive, outcome(r));
+        yield* tableLines(
+          HEADER,
+          r.entries.map((e, i) => (i === 0 && skipped !== null ? row(e).map((c, j) => (j === 4 ? skipped : c)) : row(e))),
+        );
+        yield summaryLine(r.summary, opts.dryRun);
+      });
+      if (skipped !== null) err(`${shown(r.path)}: nothing done: ${shown(skipped)}`);
       for (const e of r.entries) if (e.state === 'failed') err(`${shown(e.path)}: ${shown(e.reason ?? e.error?.message ?? 'failed')}`);
     }
     if (asJson) json(results);
@@ -198,14 +219,20 @@ function get(paths: Array<{ text: string; arg: string | Buffer }>, recursive: bo
       list = listDaxFlags(p.arg, { recursive, followSymlinks: follow });
     } catch (e) {
       failed = true;
-      results.push(failureJson(p.text, e));
-      rows.push(['-', '-', p.text, errorReason(e)]);
+      results.push(pathFailure(p.text, e));
+      if (!asJson) rows.push(['-', '-', p.text, errorReason(e)]);
       err(describe(e, p.text));
       continue;
     }
+    const skipped = list[0].type === 'symlink' || list[0].type === 'other' ? list[0].reason : null;
+    if (skipped !== null) {
+      // The PATH itself has no flag to show: said, and not a success.
+      failed = true;
+      err(`${shown(p.text)}: ${shown(skipped)}`);
+    }
     for (const l of list) {
-      results.push(listingJson(l));
-      rows.push([flagText(l.flag), l.type === 'file' ? yesNo(l.dax) : '-', l.path, l.reason ?? '']);
+      if (asJson) results.push(listingJson(l));
+      else rows.push([flagText(l.flag), l.type === 'file' ? yesNo(l.dax) : '-', l.path, l.reason ?? '']);
       if (l.error !== null) {
         failed = true;
         err(`${shown(l.path)}: ${shown(l.reason ?? l.error.message)}`);
@@ -213,6 +240,6 @@ function get(paths: Array<{ text: string; arg: string | Buffer }>, recursive: bo
     }
   }
   if (asJson) json(results);
-  else out(table(['FLAG', 'DAX', 'PATH', 'NOTE'], rows));
+  else outLines(tableLines(['FLAG', 'DAX', 'PATH', 'NOTE'], rows));
   return failed ? 1 : 0;
 }

@@ -23,7 +23,7 @@ function version(): string {
 }
 
 function mainHelp(): string {
-  const width = Math.max(...[...Object.keys(commands), 'help'].map((c) => c.length));
+  const width = [...Object.keys(commands), 'help'].reduce((m, c) => Math.max(m, c.length), 0);
   const list = Object.entries(commands)
     .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
     .join('\n');
@@ -82,8 +82,10 @@ export async function main(argv: string[], raw: Buffer[] = rawArgs(argv)): Promi
   }
   const cmd = commands[name];
   if (cmd === undefined) return unknownCommand(name);
-  // vm passes everything after its own options to the guest command.
-  const asksHelp = name === 'vm' ? rest[0] === '-h' || rest[0] === '--help' : rest.includes('-h') || rest.includes('--help');
+  // vm passes everything after its own options to the guest command; '--'
+  // ends the options, so `daxkit flag set -- -h` acts on a file named -h.
+  const options = rest.indexOf('--') < 0 ? rest : rest.slice(0, rest.indexOf('--'));
+  const asksHelp = name === 'vm' ? rest[0] === '-h' || rest[0] === '--help' : options.includes('-h') || options.includes('--help');
   if (asksHelp) {
     out(cmd.help);
     return 0;

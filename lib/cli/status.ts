@@ -2,9 +2,9 @@ import { daxStatus, type DaxStatus } from '../dax/status';
 import { errorReason } from '../errors';
 import { UsageError } from '../errors';
 import { parse, type Command } from './args';
-import { describe, errorJson } from './failure';
-import { err, json, out, pathFields } from './output';
-import { table, yesNo } from './table';
+import { describe, pathFailure } from './failure';
+import { err, json, outLines, pathFields } from './output';
+import { tableLines, yesNo } from './table';
 
 /** The JSON of a status: the daxStatus() fields, the path as text plus its bytes where they are not UTF-8. */
 function statusJson(s: DaxStatus): Record<string, unknown> {
@@ -69,12 +69,12 @@ stderr), 2 on a usage error.`,
       } catch (e) {
         failed++;
         err(describe(e, p.text));
-        results.push({ ...pathFields(p.text, 'path', 'pathBase64'), error: errorJson(e) });
+        results.push(pathFailure(p.text, e));
         rows.push([p.text, '-', '-', '-', '-', '-', errorReason(e)]);
       }
     }
     if (values.json) json(results);
-    else out(table(['PATH', 'TYPE', 'DAX', 'FLAG', 'MOUNT', 'DEVICE', 'REASON'], rows));
+    else outLines(tableLines(['PATH', 'TYPE', 'DAX', 'FLAG', 'MOUNT', 'DEVICE', 'REASON'], rows));
     return failed > 0 ? 1 : 0;
   },
 };

@@ -2,9 +2,9 @@
 // privilege, a permission, a writable mount), said on the error itself.
 import * as fs from 'node:fs';
 import { binding, type NativeStatx } from '../binding';
-import { errorReason } from '../errors';
+import { FS_XFLAG_DAX, S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFSOCK } from '../constants';
 import { Tree, type SkipKind, type TreeEntry } from '../fs/tree-walk';
-import { FS_XFLAG_DAX, fdPath, flagNotSupported, flagSupported, fsFacts, isUnsupportedIoctl, type FsFacts } from './reason';
+import { fdPath, flagNotSupported, flagSupported, fsFacts, isUnsupportedIoctl, type FsFacts } from './reason';
 
 /** What was being done when an error happened, for the hint that says what is missing. */
 export type Stage = 'lookup' | 'open' | 'ioctl' | 'scandir';
@@ -22,6 +22,11 @@ function hintFor(e: NodeJS.ErrnoException, stage: Stage): string | null {
     case 'ENOENT':
       // The O_PATH handle keeps the inode: only a missing /proc makes the reopen fail so.
       return stage === 'open' && !fs.existsSync('/proc/self/fd') ? 'daxkit opens files through /proc/self/fd, and /proc is not mounted' : null;
+    case 'EAGAIN':
+      // Opens are non-blocking (no FIFO or device may hang a walk): a lease makes them fail instead of wait.
+      return stage === 'open'
+        ? 'another process holds a lease on the file (fcntl F_SETLEASE, as Samba or an NFS server take): an open waits until it gives the lease up, and daxkit does not wait; try again later'
+        : null;
     default:
       return null;
   }
@@ -45,14 +50,14 @@ export function walkError(e: TreeEntry): Error | null {
 }
 
 export function specialKind(mode: number): string {
-  switch (mode & 0o170000) {
-    case 0o020000:
+  switch (mode & S_IFMT) {
+    case S_IFCHR:
       return 'a character device';
-    case 0o060000:
+    case S_IFBLK:
       return 'a block device';
-    case 0o010000:
+    case S_IFIFO:
       return 'a FIFO';
-    case 0o140000:
+    case S_IFSOCK:
       return 'a socket';
     default:
       return 'not a regular file or directory';
@@ -83,18 +88,13 @@ export function openRoot(bytes: Buffer, text: string, follow: boolean): { tree: 
   }
 }
 
-export function errorInfo(e: Error): { code: string; message: string } {
-  return { code: String((e as NodeJS.ErrnoException).code ?? 'ERR'), message: e.message };
-}
-
-export const reasonOf = errorReason;
-
-export function skipReason(kind: SkipKind, isRoot: boolean): string {
+/** Why an entry was skipped; `mode` says what a special file is. */
+export function skipReason(kind: SkipKind, isRoot: boolean, mode = 0): string {
   switch (kind) {
     case 'symlink':
-      return isRoot ? 'a symbolic link, not followed (followSymlinks, or --follow-symlinks, acts on its target)' : 'a symbolic link: recursion never follows them';
+      return isRoot ? 'a symbolic link, not followed (followSymlinks: true acts on its target)' : 'a symbolic link: recursion never follows them';
     case 'special':
-      return 'only regular files and directories have FS_XFLAG_DAX';
+      return `${specialKind(mode)}: only regular files and directories have FS_XFLAG_DAX`;
     case 'filesystem':
       return 'another filesystem is mounted here: recursion does not cross into it';
     case 'mount':

@@ -1,13 +1,11 @@
 // FS_XFLAG_DAX read on a path, or listed with the effective DAX state over a
 // tree; and the shapes of setDaxFlag()'s report (set-flag.ts).
-import { binding } from '../binding';
-import { invalidArgValue } from '../errors';
+import { errorReason, errorRecord, invalidArgValue } from '../errors';
 import type { TreeEntry } from '../fs/tree-walk';
 import { rejectUnknownOptions, validateBoolean, validateObject, validatePathArg, type PathArg } from '../validate';
-import { errorInfo, openRoot, reasonOf, readFlagFd, skipReason, specialKind, walkError } from './flag-read';
-import { directoryReason, fileReason, FS_XFLAG_DAX, inodeFacts, type EntryType } from './reason';
-
-const PAGE_SIZE = binding.cpuInfo().pageSize;
+import { openRoot, readFlagFd, skipReason, specialKind, walkError } from './flag-read';
+import { directoryReason, ext4DaxBlocker, fileReason, inodeFacts, type EntryType } from './reason';
+import { FS_XFLAG_DAX, PAGE_SIZE } from '../constants';
 
 export interface GetDaxFlagOptions {
   /** Follow a final symlink (default true). */
@@ -126,6 +124,7 @@ export function listDaxFlags(p: PathArg, options: { recursive?: boolean; followS
   const { bytes, text } = validatePathArg('path', p);
   const { tree, facts } = openRoot(bytes, text, options.followSymlinks ?? true);
   const flags = new Map<TreeEntry, number | Error>();
+  const ext4 = new Map<TreeEntry, string>();
   let nodes: TreeEntry[];
   try {
     nodes = tree.walk(options.recursive ?? false, (n, fd) => {
@@ -134,6 +133,8 @@ export function listDaxFlags(p: PathArg, options: { recursive?: boolean; followS
       } catch (e) {
         flags.set(n, e as Error);
       }
+      const blocker = n.type === 'file' ? ext4DaxBlocker(fd, n.type, facts) : null;
+      if (blocker !== null) ext4.set(n, blocker);
     });
   } finally {
     tree.close();
@@ -149,12 +150,12 @@ export function listDaxFlags(p: PathArg, options: { recursive?: boolean; followS
       flag: xflags === null ? null : (xflags & FS_XFLAG_DAX) !== 0,
       dax: null,
       reason: null,
-      error: err === null ? null : errorInfo(err),
+      error: err === null ? null : errorRecord(err),
     };
-    if (n.skip !== null) listing.reason = skipReason(n.skip, n.parent === null);
-    else if (err !== null) listing.reason = reasonOf(err);
+    if (n.skip !== null) listing.reason = skipReason(n.skip, n.parent === null, n.st?.mode);
+    else if (err !== null) listing.reason = errorReason(err);
     else if (n.st !== null) {
-      const i = inodeFacts(n.st, xflags);
+      const i = { ...inodeFacts(n.st, xflags), ext4Blocker: ext4.get(n) ?? null };
       if (n.type === 'file') listing.dax = i.dax;
       listing.reason = n.type === 'file' ? fileReason(n.text, facts, i, PAGE_SIZE) : directoryReason(facts, i, PAGE_SIZE);
     }

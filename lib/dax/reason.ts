@@ -8,16 +8,13 @@ import { DaxError } from '../errors';
 import { findMount, readMounts, type MountEntry } from '../fs/mounts';
 import { DAX_FILESYSTEMS, daxMountMode, type DaxMountMode } from './mount-mode';
 import { pathText } from '../fs/path-bytes';
-import { STATX_ATTR_DAX } from './statx';
 import { blockDeviceDax } from '../pmem/device-nodes';
 import { entryType, type EntryType } from '../fs/tree-walk';
+import { FS_XFLAG_APPEND, FS_XFLAG_DAX, FS_XFLAG_IMMUTABLE } from '../constants';
+import { daxOf } from './statx';
 
 export { entryType, type EntryType };
 
-/** FS_XFLAG_DAX: the persistent per-inode DAX flag (FS_IOC_FSGETXATTR). */
-export const FS_XFLAG_DAX = 0x00008000;
-const FS_XFLAG_IMMUTABLE = 0x00000008;
-const FS_XFLAG_APPEND = 0x00000010;
 
 /**
  * Filesystems that store FS_XFLAG_DAX. Others may answer FS_IOC_FSGETXATTR
@@ -49,6 +46,8 @@ export interface InodeFacts {
   locked: boolean;
   blksize: number;
   uid: number;
+  /** What keeps ext4 from DAX for this inode (ext4DaxBlocker()), where the caller asked. */
+  ext4Blocker?: string | null;
 }
 
 /**
@@ -95,6 +94,43 @@ export function flagNotSupported(path: string, f: FsFacts, cause?: Error): DaxEr
   return e;
 }
 
+// ext4 refuses FS_XFLAG_DAX on inodes whose data DAX cannot map straight
+// (dax_compatible() in fs/ext4/ioctl.c, EXT4_DAX_MUT_EXCL): FS_IOC_FSSETXATTR
+// fails with EOPNOTSUPP there, as on a filesystem without the flag. A
+// directory with inline data is let through (its files are not inline).
+const EXT4_REFUSING: ReadonlyArray<{ bit: number; dirs: boolean; what: string }> = [
+  { bit: 0x10000000, dirs: false, what: "it has inline data (EXT4_INLINE_DATA_FL, 'N' in lsattr): its bytes live in the inode, not in blocks that DAX could map" },
+  { bit: 0x00000800, dirs: true, what: "it is encrypted (EXT4_ENCRYPT_FL, 'E' in lsattr): DAX would map the ciphertext" },
+  { bit: 0x00100000, dirs: true, what: "it is an fs-verity file (EXT4_VERITY_FL, 'V' in lsattr): DAX would bypass the verification of its pages" },
+];
+
+/**
+ * What keeps ext4 from DAX for the inode open at fd (its inode flags,
+ * FS_IOC_GETFLAGS), or null: not ext4, none of those flags, or unreadable.
+ * ext4 then neither sets FS_XFLAG_DAX on it nor maps it with DAX, whatever
+ * the mount says (ext4_should_enable_dax()).
+ */
+export function ext4DaxBlocker(fd: number, type: EntryType, f: FsFacts): string | null {
+  if (f.mount?.fstype !== 'ext4') return null;
+  let flags: number;
+  try {
+    flags = binding.fsGetFlags(fd);
+  } catch {
+    return null;
+  }
+  return EXT4_REFUSING.find((x) => (flags & x.bit) !== 0 && (x.dirs || type !== 'directory'))?.what ?? null;
+}
+
+/** The error for setting FS_XFLAG_DAX where ext4DaxBlocker() says no, or null. */
+export function ext4DaxRefusal(fd: number, type: EntryType, path: string, f: FsFacts, cause?: Error): DaxError | null {
+  const what = ext4DaxBlocker(fd, type, f);
+  if (what === null) return null;
+  const reason = `ext4 does not allow FS_XFLAG_DAX on this ${type === 'directory' ? 'directory' : 'file'}: ${what}`;
+  const e = new DaxError('ERR_DAX_NOT_SUPPORTED', `${reason}: '${path}'`, { reason, path });
+  if (cause !== undefined) (e as Error & { cause?: unknown }).cause = cause;
+  return e;
+}
+
 /** The xflags behind an open fd, or null where the filesystem has no FS_XFLAG_DAX. */
 export function readXflags(fd: number, f: FsFacts, display?: string): number | null {
   let x: number;
@@ -108,11 +144,9 @@ export function readXflags(fd: number, f: FsFacts, display?: string): number | n
 }
 
 export function inodeFacts(st: NativeStatx, xflags: number | null): InodeFacts {
-  const bit = BigInt(STATX_ATTR_DAX);
-  const type = entryType(st.mode);
   return {
-    type,
-    dax: (st.attributesMask & bit) === 0n ? null : (st.attributes & bit) !== 0n,
+    type: entryType(st.mode),
+    dax: daxOf(st),
     flag: xflags === null ? null : (xflags & FS_XFLAG_DAX) !== 0,
     locked: xflags !== null && (xflags & (FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND)) !== 0,
     blksize: st.blksize,
@@ -159,6 +193,7 @@ export function notDaxReason(p: string, f: FsFacts, i: InodeFacts, pageSize: num
   const blocked = fsBlocker(f, p);
   if (blocked !== null) return blocked;
   if (f.mode === 'never') return `the filesystem ${where(f)} is mounted dax=never`;
+  if (i.ext4Blocker != null && i.dax !== true) return `ext4 never uses DAX for ${p}, whatever the mount and FS_XFLAG_DAX say: ${i.ext4Blocker}`;
   if (i.dax === true) return `${p} is DAX, but the kernel refused MAP_SYNC for it (the device may not support synchronous faults)`;
   if (i.blksize !== pageSize) return `the filesystem block size (${i.blksize}) is not the page size (${pageSize}); DAX needs them equal`;
   if (f.mode === 'inode') {

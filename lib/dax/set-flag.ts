@@ -8,16 +8,14 @@
 // bind mount can never make a change land outside the tree.
 import * as fs from 'node:fs';
 import { binding, type NativeStatx } from '../binding';
-import { DaxError, DaxSystemError } from '../errors';
+import { DaxError, DaxSystemError, errorReason, errorRecord } from '../errors';
 import { Tree, type TreeEntry } from '../fs/tree-walk';
 import { rejectUnknownOptions, validateBoolean, validateObject, validatePathArg, type PathArg } from '../validate';
 import type { DaxFlagEntry, DaxFlagReport, SetDaxFlagOptions } from './flag';
-import { errorInfo, explain, openRoot, reasonOf, readFlagFd, skipReason, walkError } from './flag-read';
+import { explain, openRoot, readFlagFd, skipReason, walkError } from './flag-read';
 import { inodeKey, openersOf } from './openers';
-import { expectedFileDax, flagNotSupported, FS_XFLAG_DAX, fsBlocker, inodeFacts, isUnsupportedIoctl, mountOverrides, pendingReason, type FsFacts } from './reason';
-
-const PAGE_SIZE = binding.cpuInfo().pageSize;
-const ST_RDONLY = 1;
+import { expectedFileDax, ext4DaxRefusal, flagNotSupported, fsBlocker, inodeFacts, isUnsupportedIoctl, mountOverrides, pendingReason, type FsFacts } from './reason';
+import { FS_XFLAG_DAX, PAGE_SIZE, ST_RDONLY } from '../constants';
 
 function hasCapFowner(): boolean {
   try {
@@ -74,15 +72,19 @@ function recOf(run: Run, node: TreeEntry): Rec {
 
 function fail(entry: DaxFlagEntry, e: Error): void {
   entry.state = 'failed';
-  entry.error = errorInfo(e);
-  entry.reason = reasonOf(e);
+  entry.error = errorRecord(e);
+  entry.reason = errorReason(e);
 }
 
-/** Why setting the flag on `n` would fail, without trying; null when it should work. */
-function precheck(run: Run, r: Rec): Error | null {
+/** Why setting the flag on `n` (open at fd) would fail, without trying; null when it should work. */
+function precheck(run: Run, r: Rec, fd: number): Error | null {
   const n = r.node;
   const st = n.st as NativeStatx;
   if (run.readonly) return explain(new DaxSystemError(-30, 'ioctl', n.text), 'ioctl');
+  if (run.enabled) {
+    const refused = ext4DaxRefusal(fd, n.type, n.text, run.facts);
+    if (refused !== null) return refused;
+  }
   const i = inodeFacts(st, r.xflags);
   if (!run.privileged && st.uid !== run.euid) return explain(new DaxSystemError(-1, 'ioctl', n.text), 'ioctl');
   // ext4 refuses any flag change on an immutable or append-only inode
@@ -116,7 +118,7 @@ function readInto(run: Run, n: TreeEntry, fd: number): { r: Rec; flag: boolean |
 function planVisit(run: Run): (n: TreeEntry, fd: number) => void {
   return (n, fd) => {
     const { r, flag } = readInto(run, n, fd);
-    if (flag !== null && flag !== run.enabled) r.problem = precheck(run, r);
+    if (flag !== null && flag !== run.enabled) r.problem = precheck(run, r, fd);
   };
 }
 
@@ -139,7 +141,7 @@ function change(run: Run, r: Rec, fd: number, want: boolean): boolean {
     return before !== after;
   } catch (err) {
     const x = err as Error;
-    r.problem = x instanceof DaxError ? x : isUnsupportedIoctl(x) ? flagNotSupported(r.node.text, run.facts, x) : explain(x, 'ioctl');
+    r.problem = x instanceof DaxError ? x : isUnsupportedIoctl(x) ? (ext4DaxRefusal(fd, r.node.type, r.node.text, run.facts, x) ?? flagNotSupported(r.node.text, run.facts, x)) : explain(x, 'ioctl');
     fail(e, r.problem);
     return false;
   }
@@ -212,7 +214,7 @@ export function setDaxFlag(p: PathArg, enabled: boolean, options?: SetDaxFlagOpt
     report.entries.push(e);
     if (n.skip !== null) {
       e.state = 'skipped';
-      e.reason = skipReason(n.skip, n.parent === null);
+      e.reason = skipReason(n.skip, n.parent === null, n.st?.mode);
     } else if (e.state === 'rolled-back') {
       if (n.type === 'file') e.dax = n.after === null ? null : inodeFacts(n.after, null).dax;
     } else if (e.state !== 'ok') {
@@ -223,7 +225,7 @@ export function setDaxFlag(p: PathArg, enabled: boolean, options?: SetDaxFlagOpt
       // The flag is as reported; but nothing below was visited.
       const did = aborted ? 'nothing was changed' : dryRun ? `the flag would ${e.flagBefore === enabled ? 'need no change' : 'change'}` : `the flag ${e.changed ? 'changed' : 'needed no change'}`;
       fail(e, explain(n.listError, 'scandir'));
-      e.reason = `${did}, but the directory could not be read, so nothing below it was visited (${reasonOf(n.listError)})`;
+      e.reason = `${did}, but the directory could not be read, so nothing below it was visited (${errorReason(n.listError)})`;
     } else if (aborted) {
       e.state = 'skipped';
       e.reason = 'not changed: another path of this atomic run failed its check, so the run changed nothing';
@@ -317,7 +319,7 @@ function applyAtomically(tree: Tree, run: Run, nodes: TreeEntry[]): boolean {
 function couldNotRestore(r: Rec, e: Error): void {
   const x = isUnsupportedIoctl(e) ? e : explain(e, 'ioctl');
   fail(r.entry, x);
-  r.entry.reason = `changed, and could not be restored after another change failed: ${reasonOf(x)}`;
+  r.entry.reason = `changed, and could not be restored after another change failed: ${errorReason(x)}`;
 }
 
 /**

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { binding } from '../binding';
 import {
   directoryReason,
+  ext4DaxBlocker,
   fdPath,
   fileReason,
   fsBlocker,
@@ -13,10 +14,11 @@ import {
 import type { DaxMountMode } from './mount-mode';
 import { charSubsystem, devdaxInfo } from '../pmem/device-nodes';
 import { Tree } from '../fs/tree-walk';
+import { walkError } from './flag-read';
 import { validatePathArg, type PathArg } from '../validate';
+import { PAGE_SIZE, S_IFCHR, S_IFMT } from '../constants';
 
 const XFS_FSOP_GEOM_FLAGS_REFLINK = 1 << 20;
-const PAGE_SIZE = binding.cpuInfo().pageSize;
 
 /** The mount that holds a path, from /proc/self/mountinfo. */
 export interface DaxMount {
@@ -135,7 +137,7 @@ function statusOf(tree: Tree, text: string, bytes: Buffer): DaxStatus {
 function factsOf(tree: Tree, text: string): Facts {
   const e = tree.root;
   const st = e.st!;
-  if ((st.mode & 0o170000) === 0o020000 && charSubsystem(st.rdevMajor, st.rdevMinor) === 'dax') {
+  if ((st.mode & S_IFMT) === S_IFCHR && charSubsystem(st.rdevMajor, st.rdevMinor) === 'dax') {
     const dev = devdaxInfo(st.rdevMajor, st.rdevMinor);
     return {
       type: 'devdax',
@@ -153,9 +155,10 @@ function factsOf(tree: Tree, text: string): Facts {
   }
   const f = fsFacts(st, fdPath(tree.fd) ?? null);
   const kind = e.type;
-  const got: { xflags: number | null; reflink: boolean | null } = { xflags: null, reflink: null };
+  const got: { xflags: number | null; reflink: boolean | null; ext4: string | null } = { xflags: null, reflink: null, ext4: null };
   tree.walk(false, (_, fd) => {
     got.xflags = readXflags(fd, f, text);
+    if (kind === 'file') got.ext4 = ext4DaxBlocker(fd, kind, f);
     if (f.mount?.fstype === 'xfs') {
       try {
         got.reflink = (binding.xfsGeometryFlags(fd, text) & XFS_FSOP_GEOM_FLAGS_REFLINK) !== 0;
@@ -164,8 +167,9 @@ function factsOf(tree: Tree, text: string): Facts {
       }
     }
   });
-  if (e.error !== null) throw e.error;
-  const i = inodeFacts(st, got.xflags);
+  const failed = walkError(e);
+  if (failed !== null) throw failed;
+  const i = { ...inodeFacts(st, got.xflags), ext4Blocker: got.ext4 };
   const reflinkBlocksDax = got.reflink === true && kernelBefore(6, 0);
   let reason: string;
   if (kind === 'file') reason = fileReason(text, f, i, PAGE_SIZE);

@@ -1,36 +1,14 @@
-import { binding } from '../binding';
+import { binding, type NativeStatx } from '../binding';
 import { validateBoolean, validateObject, validatePathArg, rejectUnknownOptions, type PathArg } from '../validate';
-
-/** `STATX_ATTR_DAX`: the file is in the DAX state (S_DAX). Linux 5.8. */
-export const STATX_ATTR_DAX = 0x00200000;
+import { STATX_ATTR_DAX } from '../constants';
 
 /** What statx(2) says about a path, including what `fs.stat` hides. */
-export interface StatxResult {
-  /** `stx_attributes`: the file's attribute bits. */
-  attributes: bigint;
-  /** `stx_attributes_mask`: the bits of `attributes` this kernel and filesystem report. */
-  attributesMask: bigint;
+export interface StatxResult extends NativeStatx {
   /**
    * STATX_ATTR_DAX: true when the file is accessed with DAX, false when it
    * is not, null when the kernel is too old to say (Linux < 5.8).
    */
   dax: boolean | null;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  ino: bigint;
-  size: bigint;
-  blocks: bigint;
-  blksize: number;
-  devMajor: number;
-  devMinor: number;
-  rdevMajor: number;
-  rdevMinor: number;
-  /** `stx_mnt_id`: the mount the path was reached through (bind mounts differ); null before Linux 5.8. */
-  mntId: number | null;
-  /** `stx_mask`: which of the basic fields the kernel filled in. */
-  mask: number;
 }
 
 export interface StatxOptions {
@@ -38,10 +16,14 @@ export interface StatxOptions {
   followSymlinks?: boolean;
 }
 
-function decorate(raw: ReturnType<typeof binding.statx>): StatxResult {
+/** STATX_ATTR_DAX of a statx(2) answer; null where the kernel does not report it. */
+export function daxOf(st: NativeStatx): boolean | null {
   const bit = BigInt(STATX_ATTR_DAX);
-  const known = (raw.attributesMask & bit) !== 0n;
-  return { ...raw, dax: known ? (raw.attributes & bit) !== 0n : null };
+  return (st.attributesMask & bit) === 0n ? null : (st.attributes & bit) !== 0n;
+}
+
+function decorate(raw: NativeStatx): StatxResult {
+  return { ...raw, dax: daxOf(raw) };
 }
 
 /**

@@ -1,5 +1,6 @@
 // Mounts, from /proc/self/mountinfo.
 import * as fs from 'node:fs';
+import { DaxError } from '../errors';
 import { pathText } from './path-bytes';
 
 /** One line of /proc/self/mountinfo (proc(5)). */
@@ -26,7 +27,7 @@ function unescape(s: string): string {
   return pathText(Buffer.from(s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1'));
 }
 
-/** Parses mountinfo text (or bytes); a malformed line throws, naming the file and line. */
+/** Parses mountinfo text (or bytes); a malformed line throws DaxError `ERR_DAX_MOUNTINFO_FORMAT`, naming the file and line. */
 export function parseMountInfo(text: string | Buffer, file = '/proc/self/mountinfo'): MountEntry[] {
   const out: MountEntry[] = [];
   const lines = (typeof text === 'string' ? Buffer.from(text, 'utf8') : text).toString('latin1').split('\n');
@@ -37,7 +38,10 @@ export function parseMountInfo(text: string | Buffer, file = '/proc/self/mountin
     const sep = f.indexOf('-', 6);
     const mm = /^(\d+):(\d+)$/.exec(f[2] ?? '');
     if (f.length < 10 || sep < 0 || sep + 3 > f.length || mm === null) {
-      throw new Error(`${file}:${i + 1}: malformed mountinfo line: ${JSON.stringify(pathText(Buffer.from(line, 'latin1')))}`);
+      throw new DaxError('ERR_DAX_MOUNTINFO_FORMAT', `${file}:${i + 1}: malformed mountinfo line: ${JSON.stringify(pathText(Buffer.from(line, 'latin1')))}`, {
+        path: file,
+        reason: `line ${i + 1} is not a mountinfo line (proc(5))`,
+      });
     }
     out.push({
       id: Number(f[0]),

@@ -9,6 +9,9 @@
 // jsonText() for JSON, shown() for a terminal.
 
 const LONE_ESCAPED = /(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/;
+// Lone surrogates that stand for no byte: a high one not followed by a low
+// one, or a low one below U+DC80 not preceded by a high one.
+const LONE_OTHER = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDC7F]/;
 
 /** The length of the valid UTF-8 sequence at b[i], or 0 (RFC 3629: no overlongs, surrogates or code points past U+10FFFF). */
 function sequenceAt(b: Uint8Array, i: number): number {
@@ -56,10 +59,20 @@ export function isPlainText(s: string): boolean {
 }
 
 /**
+ * A lone surrogate of `s` that stands for no byte (see pathBytes), or null.
+ * UTF-8 has no encoding for it: Node's fs would pass U+FFFD's bytes (EF BF
+ * BD), which name another file.
+ */
+export function loneSurrogate(s: string): string | null {
+  return LONE_OTHER.exec(s)?.[0] ?? null;
+}
+
+/**
  * The bytes of a path: a Buffer (or Uint8Array) as it is; a string as UTF-8,
  * except that a lone surrogate U+DC80-U+DCFF (never valid text, and how
  * daxkit reports a byte that is not UTF-8) stands for the byte 0x80-0xFF, so
- * a `path` from a daxkit report names the same file when passed back.
+ * a `path` from a daxkit report names the same file when passed back. Any
+ * other lone surrogate is refused by validation first (loneSurrogate()).
  */
 export function pathBytes(p: string | Uint8Array): Buffer {
   if (typeof p !== 'string') return Buffer.from(p.buffer, p.byteOffset, p.byteLength);

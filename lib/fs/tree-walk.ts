@@ -21,19 +21,17 @@ import * as fs from 'node:fs';
 import { binding, type NativeStatx } from '../binding';
 import { DaxError, DaxSystemError } from '../errors';
 import { pathText } from './path-bytes';
-
-const AT_FDCWD = -100;
-const S_IFMT = 0o170000;
+import { AT_FDCWD, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../constants';
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
 
 export function entryType(mode: number): EntryType {
   switch (mode & S_IFMT) {
-    case 0o100000:
+    case S_IFREG:
       return 'file';
-    case 0o040000:
+    case S_IFDIR:
       return 'directory';
-    case 0o120000:
+    case S_IFLNK:
       return 'symlink';
     default:
       return 'other';
@@ -43,25 +41,75 @@ export function entryType(mode: number): EntryType {
 /** Why an entry was not opened: a symlink, a special file, another filesystem, or another mount of this one. */
 export type SkipKind = 'symlink' | 'special' | 'filesystem' | 'mount';
 
-export interface TreeEntry {
-  /** The path as reported: the root as given, then `/name` for each level. */
-  path: Buffer;
-  /** Its lossless text (path-bytes.ts). */
-  text: string;
+/**
+ * The longest path the kernel takes (PATH_MAX, 4096, counts the NUL): an
+ * entry whose path is longer is reported as ENAMETOOLONG and not entered,
+ * as a tool that names files by path fails there. That also bounds what a
+ * report holds per entry, however deep a tree goes.
+ */
+export const PATH_MAX = 4096;
+
+export class TreeEntry {
   /** The last name (the whole path for the root). */
-  name: Buffer;
-  parent: TreeEntry | null;
-  type: EntryType;
+  readonly name: Buffer;
+  readonly parent: TreeEntry | null;
+  /** Its lossless text (path-bytes.ts): the root's as given, then `/name` per level. */
+  readonly text: string;
+  /** The length of `path` in bytes. */
+  readonly byteLength: number;
+  readonly #rootPath: Buffer | null;
+  type: EntryType = 'other';
   /** statx of what was opened; null when nothing could be. */
-  st: NativeStatx | null;
-  skip: SkipKind | null;
-  /** Why it could not be looked up (st null) or opened for I/O. */
-  error: Error | null;
+  st: NativeStatx | null = null;
+  skip: SkipKind | null = null;
+  /** Why it could not be looked up (st null) or opened for I/O, or what its visit threw. */
+  error: Error | null = null;
   /** A directory whose names could not be read: nothing below it was visited. */
-  listError: Error | null;
+  listError: Error | null = null;
   /** statx once every fd on it was closed (see Visit); null when not asked, or it no longer holds the same inode. */
-  after: NativeStatx | null;
-  children: TreeEntry[];
+  after: NativeStatx | null = null;
+  readonly children: TreeEntry[] = [];
+
+  private constructor(name: Buffer, parent: TreeEntry | null, text: string, byteLength: number, rootPath: Buffer | null) {
+    this.name = name;
+    this.parent = parent;
+    this.text = text;
+    this.byteLength = byteLength;
+    this.#rootPath = rootPath;
+  }
+
+  /** A root: `path` as given, and `name` its last name where it was reached name by name. */
+  static root(path: Buffer, text: string, name: Buffer = path): TreeEntry {
+    return new TreeEntry(name, null, text, path.length, path);
+  }
+
+  /**
+   * A child. Only the name is kept: the text is the parent's plus the name's
+   * (a rope, not a copy, until something reads its characters), and the
+   * bytes are made when asked for, so a deep tree does not hold every
+   * prefix of every path.
+   */
+  static child(parent: TreeEntry, name: Buffer): TreeEntry {
+    const slash = parent.#rootPath !== null && parent.#rootPath[parent.#rootPath.length - 1] === 0x2f ? 0 : 1;
+    const e = new TreeEntry(name, parent, `${parent.text}${slash ? '/' : ''}${pathText(name)}`, parent.byteLength + slash + name.length, null);
+    parent.children.push(e);
+    return e;
+  }
+
+  /** The path as reported, in bytes: the root as given, then `/name` for each level. */
+  get path(): Buffer {
+    const parts: Buffer[] = [];
+    let e: TreeEntry = this;
+    for (; e.parent !== null; e = e.parent) parts.push(e.name);
+    const root = e.#rootPath as Buffer;
+    const out = Buffer.allocUnsafe(this.byteLength);
+    let at = root.copy(out, 0);
+    for (let i = parts.length - 1; i >= 0; i--) {
+      if (at > 0 && out[at - 1] !== 0x2f) out[at++] = 0x2f;
+      at += parts[i].copy(out, at);
+    }
+    return out;
+  }
 }
 
 /**
@@ -89,9 +137,10 @@ export function mountId(fd: number, st: NativeStatx): number | null {
   }
 }
 
-function closeQuietly(fd: number): void {
+/** Closes an fd of binding.openPath() or reopen() (never fs.closeSync: Node does not know them). */
+export function closeQuietly(fd: number): void {
   try {
-    fs.closeSync(fd);
+    binding.closeFd(fd);
   } catch {
     // an fd this file opened; nothing to do if the kernel says otherwise
   }
@@ -109,11 +158,39 @@ function explainBeneath(e: DaxSystemError, why: string): DaxSystemError {
   return Object.assign(e, { hint: why });
 }
 
-function child(parent: TreeEntry, name: Buffer): TreeEntry {
-  const sep = parent.path[parent.path.length - 1] === 0x2f ? [] : [Buffer.of(0x2f)];
-  const p = Buffer.concat([parent.path, ...sep, name]);
-  const e: TreeEntry = { path: p, text: pathText(p), name, parent, type: 'other', st: null, skip: null, error: null, listError: null, after: null, children: [] };
-  parent.children.push(e);
+function nameTooLong(e: TreeEntry): DaxSystemError {
+  return explainBeneath(
+    new DaxSystemError(-36, 'open', e.text),
+    `its path is ${e.byteLength} bytes, longer than the ${PATH_MAX - 1} a path can have (PATH_MAX), so it cannot be named: it was not opened, and nothing below it was visited`,
+  );
+}
+
+let openFileLimit: string | null | undefined;
+
+/** The soft limit on open files, from /proc/self/limits ("Max open files  1024  4096  files"). */
+function fileLimit(): string | null {
+  if (openFileLimit === undefined) {
+    try {
+      openFileLimit = /^Max open files\s+(\S+)/m.exec(fs.readFileSync('/proc/self/limits', 'latin1'))?.[1] ?? null;
+    } catch {
+      openFileLimit = null;
+    }
+  }
+  return openFileLimit;
+}
+
+/** An error of the walk, with what EMFILE means here: a tree deeper than the fd limit. */
+function walkFailure(err: unknown): Error {
+  const e = err as DaxSystemError;
+  if (e.code === 'EMFILE' || e.code === 'ENFILE') {
+    const limit = fileLimit();
+    return explainBeneath(
+      e,
+      e.code === 'EMFILE'
+        ? `the walk holds one directory open per level, and this tree goes deeper than the open-file limit allows (ulimit -n${limit === null ? '' : `: ${limit}`}); raise it to reach further down`
+        : 'the walk holds one directory open per level, and the system ran out of open files (fs.file-max)',
+    );
+  }
   return e;
 }
 
@@ -142,7 +219,9 @@ export class Tree {
     const fd = binding.openPath(AT_FDCWD, path, follow, text);
     try {
       const st = binding.statx(fd, undefined, text);
-      const root: TreeEntry = { path, text, name: path, parent: null, type: entryType(st.mode), st, skip: null, error: null, listError: null, after: null, children: [] };
+      const root = TreeEntry.root(path, text);
+      root.st = st;
+      root.type = entryType(st.mode);
       if (root.type === 'symlink') root.skip = 'symlink';
       else if (root.type === 'other') root.skip = 'special';
       return new Tree(root, fd, follow);
@@ -190,7 +269,9 @@ export class Tree {
           throw explainBeneath(new DaxSystemError(-18, 'open', text), `a mount point is on the way, and nothing below '${dirText}' is reached across one`);
         }
       }
-      const root: TreeEntry = { path, text, name: names[names.length - 1] ?? path, parent: null, type: entryType(st.mode), st, skip: null, error: null, listError: null, after: null, children: [] };
+      const root = TreeEntry.root(path, text, names[names.length - 1]);
+      root.st = st;
+      root.type = entryType(st.mode);
       if (root.type === 'symlink') root.skip = 'symlink';
       else if (root.type === 'other') root.skip = 'special';
       const t = new Tree(root, fd === base.#rootFd ? binding.openPath(fd, '.', false, text) : fd, false);
@@ -241,33 +322,45 @@ export class Tree {
   }
 
   /**
-   * Opens e for I/O through its O_PATH fd and calls visit; then, for a
-   * directory being listed, reads its names (sorted by bytes).
+   * Opens e for I/O through its O_PATH fd (files read-write with `write`)
+   * and calls visit; then, for a directory being listed, reads its names
+   * (sorted by bytes). What visit throws is the entry's error: nothing
+   * escapes a walk once it has begun, so its caller always gets the entries,
+   * and can report what it changed.
    */
-  #open(e: TreeEntry, pathFd: number, visit: Visit, list: boolean): { names: Buffer[] | null; restat: boolean } {
+  #open(e: TreeEntry, pathFd: number, visit: Visit, list: boolean, write = false): { names: Buffer[] | null; restat: boolean; failed: Error | null } {
     const dir = e.type === 'directory';
     let io: number;
     try {
-      io = binding.reopen(pathFd, dir, false, e.text);
+      io = binding.reopen(pathFd, dir, write && !dir, e.text);
     } catch (err) {
-      e.error = err as Error;
-      if (dir && list) e.listError = err as Error;
-      return { names: null, restat: false };
+      return { names: null, restat: false, failed: walkFailure(err) };
     }
     try {
-      const restat = visit(e, io) === true;
+      let restat = false;
+      try {
+        restat = visit(e, io) === true;
+      } catch (err) {
+        e.error = err as Error;
+      }
       let names: Buffer[] | null = null;
       if (dir && list) {
         try {
           names = binding.readDir(io, e.text).sort(Buffer.compare);
         } catch (err) {
-          e.listError = err as Error;
+          e.listError = walkFailure(err);
         }
       }
-      return { names, restat };
+      return { names, restat, failed: null };
     } finally {
       closeQuietly(io);
     }
+  }
+
+  /** e could not be opened for I/O: neither visited nor (a directory) listed. */
+  #failed(e: TreeEntry, err: Error, list: boolean): void {
+    e.error = err;
+    if (list && e.type === 'directory') e.listError = err;
   }
 
   /** After visiting a file that asked for it: close its handle, then look it up by name in parentFd. */
@@ -288,9 +381,12 @@ export class Tree {
    * false, only the root.
    */
   walk(recursive: boolean, visit: Visit): TreeEntry[] {
+    // Read now: once the walk has used up the fds, /proc/self/limits cannot be opened.
+    if (recursive) fileLimit();
     const out: TreeEntry[] = [this.root];
     if (this.root.skip !== null) return out;
     const first = this.#open(this.root, this.#rootFd, visit, recursive);
+    if (first.failed !== null) this.#failed(this.root, first.failed, recursive);
     if (first.restat) this.#restat(this.root, this.#rootFd, null);
     // Directories being listed, with their O_PATH fds: one open fd per level.
     const stack: Array<{ e: TreeEntry; fd: number; names: Buffer[]; i: number }> = [];
@@ -302,13 +398,24 @@ export class Tree {
         if (top.fd !== this.#rootFd) closeQuietly(top.fd);
         continue;
       }
-      const e = child(top.e, top.names[top.i++]);
+      const e = TreeEntry.child(top.e, top.names[top.i++]);
       out.push(e);
+      if (e.byteLength >= PATH_MAX) {
+        // What it is, for the report (a look by name in the directory's fd), but nothing more.
+        try {
+          e.st = binding.statx(top.fd, e.name, false, e.text);
+          e.type = entryType(e.st.mode);
+        } catch {
+          // gone meanwhile: its type stays unknown
+        }
+        e.error = nameTooLong(e);
+        continue;
+      }
       let fd: number;
       try {
         fd = binding.openPath(top.fd, e.name, false, e.text);
       } catch (err) {
-        e.error = err as Error;
+        e.error = walkFailure(err);
         continue;
       }
       let fate: FdFate = 'done';
@@ -317,6 +424,7 @@ export class Tree {
         this.#classify(e, fd);
         if (e.skip !== null) continue;
         const r = this.#open(e, fd, visit, true);
+        if (r.failed !== null) this.#failed(e, r.failed, true);
         if (r.names !== null) {
           stack.push({ e, fd, names: r.names, i: 0 });
           fate = 'kept';
@@ -324,7 +432,7 @@ export class Tree {
           fate = this.#restat(e, fd, top.fd);
         }
       } catch (err) {
-        e.error = err as Error;
+        e.error = walkFailure(err);
       } finally {
         if (fate === 'done') closeQuietly(fd);
       }
@@ -336,9 +444,10 @@ export class Tree {
    * Visits `targets` (entries of an earlier walk) again, walking down from
    * the root's fd and checking at every step that each name still holds the
    * inode (and mount) it held then. A target that cannot be reached so goes
-   * to `unreachable` with the reason, untouched.
+   * to `unreachable` with the reason, untouched. With `write`, files are
+   * opened read-write for the visit.
    */
-  revisit(targets: readonly TreeEntry[], visit: Visit, unreachable: (e: TreeEntry, err: Error) => void): void {
+  revisit(targets: readonly TreeEntry[], visit: Visit, unreachable: (e: TreeEntry, err: Error) => void, write = false): void {
     const wanted = new Set(targets);
     const onPath = new Set<TreeEntry>();
     for (const t of targets) for (let e: TreeEntry | null = t; e !== null && !onPath.has(e); e = e.parent) onPath.add(e);
@@ -354,8 +463,9 @@ export class Tree {
     const stack: Array<{ e: TreeEntry; fd: number; next: TreeEntry[] }> = [];
     const enter = (e: TreeEntry, fd: number, parentFd: number | null): FdFate => {
       if (wanted.has(e)) {
-        const { restat } = this.#open(e, fd, visit, false);
-        if (restat) {
+        const { restat, failed } = this.#open(e, fd, visit, false, write);
+        if (failed !== null) unreachable(e, failed);
+        else if (restat) {
           const fate = this.#restat(e, fd, parentFd);
           if (fate === 'closed') return fate;
         }
@@ -378,7 +488,7 @@ export class Tree {
       try {
         fd = binding.openPath(top.fd, next.name, false, next.text);
       } catch (err) {
-        lost(next, err as Error);
+        lost(next, walkFailure(err));
         continue;
       }
       let fate: FdFate = 'done';

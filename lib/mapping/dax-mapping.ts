@@ -221,7 +221,15 @@ export class DaxMapping {
    * @throws DaxSystemError when msync fails; DaxMediaError on SIGBUS.
    */
   persist(offset: number = 0, length?: number): void {
-    const h = DaxMapping.#open(this);
+    // The hot path: the private field read is itself the brand check (a
+    // try costs nothing until something throws).
+    let h: MappingId | null;
+    try {
+      h = this.#h;
+    } catch {
+      throw invalidThis('DaxMapping');
+    }
+    if (h === null) throw closedError();
     if (length === undefined) length = this.#rest(offset);
     if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= this.length)) {
       validateRange(offset, length, this.length);

@@ -13,10 +13,10 @@ import { readMounts } from '../fs/mounts';
 import { devdaxPersistence, filePersistence, type Persistence } from '../pmem/persistence';
 import { cpu, DaxMapping, kCreate, type FlushMechanism, type Granularity } from './dax-mapping';
 import type { ParsedOptions } from './options';
+import { PAGE_SIZE } from '../constants';
 
 const MiB = 1024 * 1024;
 const HUGE_ALIGN = 2 * MiB;
-const PAGE_SIZE = cpu.pageSize;
 
 function fmtSize(n: number): string {
   if (n >= 1024 * MiB && n % (1024 * MiB) === 0) return `${n / (1024 * MiB)} GiB`;

@@ -14,10 +14,9 @@ import { validateInteger, validatePath } from '../validate';
 import type { DaxMapping } from './dax-mapping';
 import { fdPersistence, mapDevdax, mapFile, requireDurable } from './map';
 import { parseOptions, type OpenOptions, type ParsedOptions } from './options';
+import { AT_FDCWD, O_TMPFILE } from '../constants';
 
 export type { OpenOptions } from './options';
-// An open(2) flag that fs.constants does not carry.
-const O_TMPFILE = 0o20200000;
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_NONBLOCK } = fs.constants;
 
 function errnoOf(e: unknown): number | undefined {
@@ -64,15 +63,15 @@ function classify(path: string, st: fs.BigIntStats): Target {
   throw invalidArgValue('target', path, `must be a regular file or a devdax character device; it is ${what}`);
 }
 
-const AT_FDCWD = -100;
-
 // Opens for real what an O_PATH descriptor names: the very inode that was
 // classified, through its /proc/self/fd link (binding.reopen, shared with the
 // tree walk). Without /proc, the path is opened again, non-blocking and never
-// as a controlling terminal, and must still be the same inode.
-function reopen(pathFd: number, path: string, st: fs.BigIntStats, write: boolean): number {
+// as a controlling terminal, and must still be the same inode. Returns the fd
+// and how to close it: Node does not know the fds of binding.reopen (see
+// binding.closeFd), and knows those of fs.openSync.
+function reopen(pathFd: number, path: string, st: fs.BigIntStats, write: boolean): { fd: number; close: (fd: number) => void } {
   try {
-    return binding.reopen(pathFd, false, write, path);
+    return { fd: binding.reopen(pathFd, false, write, path), close: binding.closeFd };
   } catch (e) {
     if (codeOf(e) !== 'ENOENT' || fs.existsSync('/proc/self/fd')) throw e;
   }
@@ -87,7 +86,7 @@ function reopen(pathFd: number, path: string, st: fs.BigIntStats, write: boolean
     fs.closeSync(fd);
     throw new DaxSystemError(-116, 'open', path); // ESTALE: it was replaced while being opened
   }
-  return fd;
+  return { fd, close: fs.closeSync };
 }
 
 /**
@@ -130,19 +129,19 @@ export function open(target: string | number, options?: OpenOptions): DaxMapping
       }
       throw e;
     }
-    let fd: number;
+    let opened: { fd: number; close: (fd: number) => void };
     let kind: Target;
     try {
       const st = fs.fstatSync(pathFd, { bigint: true });
       kind = classify(path, st);
-      fd = reopen(pathFd, path, st, !o.readonly);
+      opened = reopen(pathFd, path, st, !o.readonly);
     } finally {
-      fs.closeSync(pathFd);
+      binding.closeFd(pathFd);
     }
     try {
-      return mapTarget(fd, path, o, kind, false);
+      return mapTarget(opened.fd, path, o, kind, false);
     } finally {
-      fs.closeSync(fd);
+      opened.close(opened.fd);
     }
   }
 }

@@ -2,13 +2,13 @@
 // same fd walk as setDaxFlag's, and what no file found there uses.
 import { binding } from '../binding';
 import { invalidArgValue } from '../errors';
-import { Tree } from '../fs/tree-walk';
+import { Tree, type TreeEntry } from '../fs/tree-walk';
 import { rejectUnknownOptions, validateObject, validatePathArg, type PathArg } from '../validate';
 import type { BadblocksOptions, BadblocksReport } from './badblocks';
 import { diskBad, fileBadRanges, fsDeviceOf, listCutWarning } from './file-analysis';
-import { loadModel } from './nd-model';
+import { loadModel, type PmemModel } from './nd-model';
 import { mergeRanges, shift, subtractRanges, totalLength, type BadRange } from './ranges';
-import { sysfsRootOf } from './targets';
+import { sysfsRootOption } from './sysfs';
 
 /** A directory's files hit by media errors: findBadFiles(). */
 export interface BadFilesReport {
@@ -46,64 +46,76 @@ export function findBadFiles(dir: PathArg, options?: BadblocksOptions): BadFiles
   const { bytes, text } = validatePathArg('dir', dir);
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['sysfsRoot']);
-  const m = loadModel(sysfsRootOf(o));
+  const m = loadModel(sysfsRootOption(o));
   const tree = Tree.open(bytes, text, true);
   try {
     if (tree.root.type !== 'directory') throw invalidArgValue('dir', dir, 'must be a directory (badblocks() takes a file)');
-    const dev = fsDeviceOf(tree.fd, text, m);
-    const blockSize = binding.fstatfs(tree.fd, text).bsize;
-    const { bad, complete: listComplete } = diskBad(m, dev);
-    const report: BadFilesReport = {
-      target: text,
-      targetBuffer: bytes,
-      device: dev.name,
-      region: dev.disk.namespace.region.name,
-      blockSize,
-      deviceRanges: shift(bad, -dev.start),
-      files: [],
-      unattributed: [],
-      filesScanned: 0,
-      complete: listComplete,
-      warnings: listComplete ? [] : [listCutWarning(dev.disk.name)],
-    };
-    if (bad.length === 0) return report;
-    const used: BadRange[] = [];
-    // The same walk as setDaxFlag's: by fd, no symlinks, no mount points
-    // (files under one count as elsewhere), so --clear of what it finds
-    // stays inside the directory.
-    const nodes = tree.walk(true, (e, fd) => {
-      if (e.type !== 'file') return;
-      report.filesScanned++;
-      const f = fileBadRanges(binding.fiemap(fd, e.text), bad, dev.start, blockSize);
-      used.push(...f.hits.map((h) => h.device));
-      if (!f.complete) {
-        report.complete = false;
-        report.warnings.push(...f.warnings.map((w) => `${e.text}: ${w}`));
-      }
-      if (f.ranges.length > 0) {
-        report.files.push({
-          target: e.text,
-          targetBuffer: e.path,
-          type: 'file',
-          device: dev.name,
-          region: report.region,
-          blockSize,
-          ranges: f.ranges,
-          badblockCount: totalLength(f.ranges) / 512,
-          complete: f.complete && listComplete,
-          warnings: f.warnings,
-        });
-      }
-    });
-    for (const e of nodes) {
-      const err = e.error ?? e.listError;
-      if (err === null) continue;
-      report.complete = false;
-      report.warnings.push(`${e.text}: ${err.message}`);
-    }
-    report.unattributed = shift(subtractRanges(bad, mergeRanges(used)), -dev.start);
-    return report;
+    return scanBadFiles(tree, text, bytes, m).report;
   } finally {
     tree.close();
   }
+}
+
+/**
+ * findBadFiles() of a directory open as `tree` (left open: the caller may
+ * come back to the files it found), with the walk's entry of each file hit.
+ * @internal
+ */
+export function scanBadFiles(tree: Tree, text: string, bytes: Buffer, m: PmemModel): { report: BadFilesReport; entries: Map<BadblocksReport, TreeEntry> } {
+  const entries = new Map<BadblocksReport, TreeEntry>();
+  const dev = fsDeviceOf(tree.fd, text, m);
+  const blockSize = binding.fstatfs(tree.fd, text).bsize;
+  const { bad, complete: listComplete } = diskBad(m, dev);
+  const report: BadFilesReport = {
+    target: text,
+    targetBuffer: bytes,
+    device: dev.name,
+    region: dev.disk.namespace.region.name,
+    blockSize,
+    deviceRanges: shift(bad, -dev.start),
+    files: [],
+    unattributed: [],
+    filesScanned: 0,
+    complete: listComplete,
+    warnings: listComplete ? [] : [listCutWarning(dev.disk.name)],
+  };
+  if (bad.length === 0) return { report, entries };
+  const used: BadRange[] = [];
+  // The same walk as setDaxFlag's: by fd, no symlinks, no mount points
+  // (files under one count as elsewhere), so --clear of what it finds
+  // stays inside the directory.
+  const nodes = tree.walk(true, (e, fd) => {
+    if (e.type !== 'file') return;
+    report.filesScanned++;
+    const f = fileBadRanges(binding.fiemap(fd, e.text), bad, dev.start, blockSize);
+    for (const h of f.hits) used.push(h.device);
+    if (!f.complete) {
+      report.complete = false;
+      for (const w of f.warnings) report.warnings.push(`${e.text}: ${w}`);
+    }
+    if (f.ranges.length > 0) {
+      const r: BadblocksReport = {
+        target: e.text,
+        targetBuffer: e.path,
+        type: 'file',
+        device: dev.name,
+        region: report.region,
+        blockSize,
+        ranges: f.ranges,
+        badblockCount: totalLength(f.ranges) / 512,
+        complete: f.complete && listComplete,
+        warnings: f.warnings,
+      };
+      report.files.push(r);
+      entries.set(r, e);
+    }
+  });
+  for (const e of nodes) {
+    const err = e.error ?? e.listError;
+    if (err === null) continue;
+    report.complete = false;
+    report.warnings.push(`${e.text}: ${err.message}`);
+  }
+  report.unattributed = shift(subtractRanges(bad, mergeRanges(used)), -dev.start);
+  return { report, entries };
 }

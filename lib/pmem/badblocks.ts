@@ -12,7 +12,8 @@ import { analyzeFd, diskBad, listCutWarning, type FileAnalysis, type FsDevice } 
 import { daxAreaFiles, loadModel, physicalToDevice } from './nd-model';
 import { clipRanges, mergeRanges, shift, totalLength, type BadRange } from './ranges';
 import { attribute } from './region-attribution';
-import { bttReason, notSupported, resolve, sysfsRootOf, withFile } from './targets';
+import { bttReason, notSupported, resolve, withFile } from './targets';
+import { sysfsRootOption } from './sysfs';
 
 /** What a badblocks() target turned out to be. */
 export type BadblocksTargetType = 'file' | 'block' | 'partition' | 'devdax' | 'region';
@@ -56,7 +57,8 @@ export interface BadblocksReport {
   warnings: string[];
 }
 
-function fileReport(target: string, bytes: Buffer, a: FileAnalysis): BadblocksReport {
+/** @internal */
+export function fileReport(target: string, bytes: Buffer, a: FileAnalysis): BadblocksReport {
   return {
     target,
     targetBuffer: bytes,
@@ -96,7 +98,7 @@ export function badblocks(target: PathArg, options?: BadblocksOptions): Badblock
   const { bytes, text } = validatePathArg('target', target);
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['sysfsRoot']);
-  const m = loadModel(sysfsRootOf(o));
+  const m = loadModel(sysfsRootOption(o));
   const r = resolve(text, bytes, m);
   const base = { target: text, targetBuffer: bytes };
   switch (r.kind) {

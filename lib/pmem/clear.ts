@@ -9,7 +9,8 @@ import { rejectUnknownOptions, validateBoolean, validateInteger, validateObject,
 import { analyzeFd, type FileHit } from './file-analysis';
 import { loadModel, regionCanClear, type NdRegion, type PmemModel } from './nd-model';
 import { mergeRanges, roundOut, shift, subtractRanges, within, type BadRange } from './ranges';
-import { notSupported, resolve, sysfsRootOf, withFile, type Resolved } from './targets';
+import { notSupported, resolve, withFile, type Resolved } from './targets';
+import { sysfsRootOption } from './sysfs';
 
 export interface ClearBadblocksOptions {
   /**
@@ -106,7 +107,7 @@ export function clearBadblocks(file: PathArg, range?: { offset: number; length: 
   rejectUnknownOptions('options', o, ['allowUncleared', 'sysfsRoot', 'beneath']);
   const allowUncleared = o.allowUncleared === undefined ? false : validateBoolean('options.allowUncleared', o.allowUncleared);
   const beneath = o.beneath === undefined ? null : validatePathArg('options.beneath', o.beneath);
-  const root = sysfsRootOf(o);
+  const root = sysfsRootOption(o);
   const m = loadModel(root);
 
   let r: Resolved;
@@ -123,59 +124,88 @@ export function clearBadblocks(file: PathArg, range?: { offset: number; length: 
     }
     r = { kind: 'file', tree };
   }
-  if (r.kind !== 'file') {
-    const region = r.kind === 'region' ? r.region : r.kind === 'devdax' ? r.dax.region : (r.kind === 'block' ? r.disk : r.part.disk).namespace.region;
-    const what =
-      r.kind === 'devdax'
-        ? `${text} is a devdax device: there is no filesystem to take fresh blocks from.`
-        : r.kind === 'region'
-          ? `${text} is an nd region: recover the files on its namespaces (daxkit badblocks DIR finds them).`
-          : `${text} is a block device: the pmem driver clears a bad sector when it is written through the device, but that overwrites what the filesystem keeps there; recover the files on it instead (daxkit badblocks MOUNTPOINT finds them).`;
-    throw clearRefusal(text, what, regionCanClear(region), busNote(region));
-  }
-  return withFile(r, true, (fd) => clearFd(fd, text, bytes, want, allowUncleared, m, root));
+  if (r.kind !== 'file') throw refusal(text, r);
+  return withFile(r, true, (fd) => clearOpenFile(fd, text, bytes, { want, confirmed: null, allowUncleared, m, root }).result);
 }
 
-function clearFd(fd: number, file: string, bytes: Buffer, want: { start: number; end: number } | null, allowUncleared: boolean, m: PmemModel, root: string): ClearBadblocksResult {
-    const before = analyzeFd(fd, file, m);
-    const canClear = regionCanClear(before.dev.disk.namespace.region);
-    const selected = mergeRanges(
-      (want === null ? before.ranges : within(before.ranges, want.start, want.end)).map((x) => roundOut(x, before.blockSize)),
-    );
-    const result: ClearBadblocksResult = {
-      path: file,
-      pathBuffer: bytes,
-      device: before.dev.name,
-      blockSize: before.blockSize,
-      zeroed: [],
-      remaining: [],
-      released: [],
-      canClearErrors: canClear,
-    };
-    if (selected.length === 0) return result;
-    if (canClear !== true && !allowUncleared) {
-      const region = before.dev.disk.namespace.region;
-      const spans = selected.map((x) => `${x.length} bytes at offset ${x.offset}`).join(', ');
-      const reason =
-        `the platform cannot clear media errors on ${before.dev.disk.name} (${region.name}: ${busNote(region)}; ` +
-        `clearing needs ars_cap and clear_error). daxkit can zero ${spans} of the file on fresh blocks ` +
-        `(allowUncleared: true, or daxkit badblocks --clear --allow-uncleared), but the bad blocks then go back to ` +
-        `the filesystem's free space still bad, and the next write that allocates them fails with EIO ` +
-        `(on xfs that shuts the filesystem down); on ext4, e2fsck -l can add them to the bad block list while unmounted`;
-      throw new DaxError('ERR_DAX_NOT_SUPPORTED', `Cannot clear the media errors of '${file}': ${reason}`, { reason, path: file });
-    }
-    for (const x of selected) {
-      binding.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, x.offset, x.length, file);
-      binding.fallocate(fd, FALLOC_FL_KEEP_SIZE, x.offset, x.length, file);
-    }
-    fs.fsyncSync(fd);
-    result.zeroed = selected;
-    const after = analyzeFd(fd, file, loadModel(root));
-    const overlaps = (h: FileHit): boolean => selected.some((x) => h.file.offset < x.offset + x.length && x.offset < h.file.offset + h.file.length);
-    const gaveUp = subtractRanges(mergeRanges(before.hits.filter(overlaps).map((h) => h.device)), mergeRanges(after.hits.map((h) => h.device)));
-    const stillBad: BadRange[] = [];
-    for (const g of gaveUp) stillBad.push(...within(after.bad, g.offset, g.offset + g.length));
-    result.released = shift(mergeRanges(stillBad), -after.dev.start);
-    result.remaining = mergeRanges(selected.flatMap((x) => within(after.ranges, x.offset, x.offset + x.length)));
-    return result;
+/**
+ * Why daxkit does not clear a device or a region: what it is, and what
+ * clearing it in place would take.
+ * @internal
+ */
+export function refusal(text: string, r: Exclude<Resolved, { kind: 'file' }>): DaxError {
+  const region = r.kind === 'region' ? r.region : r.kind === 'devdax' ? r.dax.region : (r.kind === 'block' ? r.disk : r.part.disk).namespace.region;
+  const what =
+    r.kind === 'devdax'
+      ? `${text} is a devdax device: there is no filesystem to take fresh blocks from.`
+      : r.kind === 'region'
+        ? `${text} is an nd region: recover the files on its namespaces (daxkit badblocks DIR finds them).`
+        : `${text} is a block device: the pmem driver clears a bad sector when it is written through the device, but that overwrites what the filesystem keeps there; recover the files on it instead (daxkit badblocks MOUNTPOINT finds them).`;
+  return clearRefusal(text, what, regionCanClear(region), busNote(region));
+}
+
+/**
+ * The refusal where the platform cannot clear media errors (and
+ * allowUncleared was not given): what would be zeroed, and what would follow.
+ * @internal
+ */
+export function unclearable(file: string, disk: string, region: NdRegion, ranges: readonly BadRange[]): DaxError {
+  const spans = ranges.map((x) => `${x.length} bytes at offset ${x.offset}`).join(', ');
+  const reason =
+    `the platform cannot clear media errors on ${disk} (${region.name}: ${busNote(region)}; ` +
+    `clearing needs ars_cap and clear_error). daxkit can zero ${spans} of the file on fresh blocks ` +
+    `(allowUncleared: true, or daxkit badblocks --clear --allow-uncleared), but the bad blocks then go back to ` +
+    `the filesystem's free space still bad, and the next write that allocates them fails with EIO ` +
+    `(on xfs that shuts the filesystem down); on ext4, e2fsck -l can add them to the bad block list while unmounted`;
+  return new DaxError('ERR_DAX_NOT_SUPPORTED', `Cannot clear the media errors of '${file}': ${reason}`, { reason, path: file });
+}
+
+/** What clearOpenFile() clears: the bad blocks (in `want`, when given), and no more than `confirmed`, when given. */
+export interface ClearScope {
+  want: { start: number; end: number } | null;
+  /** File ranges a user agreed to lose: only bad blocks inside them are cleared. */
+  confirmed: readonly BadRange[] | null;
+  allowUncleared: boolean;
+  m: PmemModel;
+  root: string;
+}
+
+/**
+ * Clears the bad blocks of the file open (read-write) at fd. `unconfirmed`:
+ * bad blocks found now outside `confirmed`, left alone.
+ * @internal
+ */
+export function clearOpenFile(fd: number, file: string, bytes: Buffer, o: ClearScope): { result: ClearBadblocksResult; unconfirmed: BadRange[] } {
+  const before = analyzeFd(fd, file, o.m);
+  const canClear = regionCanClear(before.dev.disk.namespace.region);
+  const bad = mergeRanges((o.want === null ? before.ranges : within(before.ranges, o.want.start, o.want.end)).map((x) => roundOut(x, before.blockSize)));
+  const confirmed = o.confirmed === null ? null : mergeRanges(o.confirmed);
+  const selected = confirmed === null ? bad : mergeRanges(confirmed.flatMap((c) => within(bad, c.offset, c.offset + c.length)));
+  const unconfirmed = confirmed === null ? [] : subtractRanges(bad, confirmed);
+  const result: ClearBadblocksResult = {
+    path: file,
+    pathBuffer: bytes,
+    device: before.dev.name,
+    blockSize: before.blockSize,
+    zeroed: [],
+    remaining: [],
+    released: [],
+    canClearErrors: canClear,
+  };
+  if (selected.length === 0) return { result, unconfirmed };
+  if (canClear !== true && !o.allowUncleared) throw unclearable(file, before.dev.disk.name, before.dev.disk.namespace.region, selected);
+  for (const x of selected) {
+    binding.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, x.offset, x.length, file);
+    binding.fallocate(fd, FALLOC_FL_KEEP_SIZE, x.offset, x.length, file);
+  }
+  fs.fsyncSync(fd);
+  result.zeroed = selected;
+  const after = analyzeFd(fd, file, loadModel(o.root));
+  const overlaps = (h: FileHit): boolean => selected.some((x) => h.file.offset < x.offset + x.length && x.offset < h.file.offset + h.file.length);
+  const gaveUp = subtractRanges(mergeRanges(before.hits.filter(overlaps).map((h) => h.device)), mergeRanges(after.hits.map((h) => h.device)));
+  const stillBad: BadRange[] = [];
+  for (const g of gaveUp) for (const x of within(after.bad, g.offset, g.offset + g.length)) stillBad.push(x);
+  result.released = shift(mergeRanges(stillBad), -after.dev.start);
+  result.remaining = mergeRanges(selected.flatMap((x) => within(after.ranges, x.offset, x.offset + x.length)));
+  return { result, unconfirmed };
 }

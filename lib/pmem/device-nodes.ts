@@ -30,14 +30,18 @@ export function charSubsystem(major: number, minor: number, sysRoot = DEFAULT_SY
   return readLinkBase(path.join(sysRoot, 'dev', 'char', `${major}:${minor}`, 'subsystem'));
 }
 
+/** The mapping alignment of a dax device (its sysfs directory): its own, or before Linux 5.10 (no `align`) its region's; null when neither is there. */
+export function daxAlign(dir: string): number | null {
+  return readUint(path.join(dir, 'align')) ?? readUint(path.join(dir, 'dax_region', 'align'));
+}
+
 export function devdaxInfo(major: number, minor: number, sysRoot = DEFAULT_SYSFS): DevdaxInfo {
   const link = path.join(sysRoot, 'dev', 'char', `${major}:${minor}`);
   const sysPath = realpathOrNull(link);
   if (sysPath === null) throw new SysfsFormatError(link, 0, 'missing, though the device is a dax device');
   const size = readUint(path.join(sysPath, 'size'));
   if (size === null) throw new SysfsFormatError(path.join(sysPath, 'size'), 1, 'missing');
-  // align appeared in Linux 5.10; before that only the region has one.
-  const align = readUint(path.join(sysPath, 'align')) ?? readUint(path.join(sysPath, 'dax_region', 'align'));
+  const align = daxAlign(sysPath);
   if (align === null) throw new SysfsFormatError(path.join(sysPath, 'align'), 1, 'missing (and no dax_region/align)');
   let resource: number | null = null;
   try {

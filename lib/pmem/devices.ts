@@ -6,8 +6,8 @@ import { loadCxl, type CxlModel, type CxlRegion } from './cxl-model';
 import { loadModel, namespaceAreas, physicalToDevice, regionCanClear, type DaxDevice, type NdNamespace, type NdRegion, type PmemBlock, type PmemModel } from './nd-model';
 import { sysfsPersistence, type Persistence } from './persistence';
 import { clipRanges, mergeRanges, totalLength, type BadRange } from './ranges';
-import { DEFAULT_SYSFS } from './sysfs';
-import { rejectUnknownOptions, validateObject, validatePath } from '../validate';
+import { sysfsRootOption } from './sysfs';
+import { rejectUnknownOptions, validateObject } from '../validate';
 
 /**
  * `'region'`, `'namespace'`, a pmem `'block'` device, a `'partition'` of one, a `'dax'` character
@@ -164,7 +164,7 @@ function cxlRegionPersistence(m: PmemModel, c: CxlRegion): Persistence | null {
 export function listDevices(options?: ListDevicesOptions): PmemDevice[] {
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['sysfsRoot']);
-  const root = o.sysfsRoot === undefined ? DEFAULT_SYSFS : validatePath('options.sysfsRoot', o.sysfsRoot);
+  const root = sysfsRootOption(o);
   const m = loadModel(root);
   const cxl: CxlModel = loadCxl(root);
   const out: PmemDevice[] = [];

@@ -8,6 +8,7 @@ import type { PmemBlock, PmemModel } from './nd-model';
 import { mergeRanges, roundOut, within, type BadRange } from './ranges';
 import { realpathOrNull } from './sysfs';
 import { blockByDir, bttReason, notSupported } from './targets';
+import { FS_XFLAG_REALTIME } from '../constants';
 
 const FIEMAP_EXTENT_UNKNOWN = 0x2;
 const FIEMAP_EXTENT_DELALLOC = 0x4;
@@ -15,7 +16,6 @@ const FIEMAP_EXTENT_ENCODED = 0x8;
 const FIEMAP_EXTENT_NOT_ALIGNED = 0x100;
 const FIEMAP_EXTENT_DATA_INLINE = 0x200;
 const FIEMAP_EXTENT_DATA_TAIL = 0x400;
-const FS_XFLAG_REALTIME = 0x1;
 
 /** One bad piece of a file: the bytes in the file, and the same bytes on the block device. */
 export interface FileHit {
@@ -46,6 +46,12 @@ export function fileBadRanges(
     if ((e.flags & (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC)) !== 0) {
       complete = false;
       warnings.push(`bytes ${e.logical}-${e.logical + e.length - 1} of the file have no physical location yet (delayed allocation) and were not checked`);
+      continue;
+    }
+    // An offset past 2^53 - 1 (of the file, or of the disk once the partition's start is added) would be rounded.
+    if (!e.exact || e.physical > Number.MAX_SAFE_INTEGER - devOffset - e.length) {
+      complete = false;
+      warnings.push(`an extent of the file (about ${e.length} bytes near offset ${e.logical}, physical ${e.physical}) lies past 2^53 - 1 bytes, where its offsets cannot be exact, and was not checked`);
       continue;
     }
     const whole = (e.flags & (FIEMAP_EXTENT_ENCODED | FIEMAP_EXTENT_NOT_ALIGNED | FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_DATA_TAIL)) !== 0;

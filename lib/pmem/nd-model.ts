@@ -13,19 +13,24 @@
 //   regionN/badblocks:     512-byte sectors relative to regionN/resource
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { binding } from '../binding';
 import { clipRanges, mergeRanges, type BadRange } from './ranges';
 import { parseBadblockList, type BadblockList } from './badblock-list';
-import { checkedBytes, DEFAULT_SYSFS, readAttr, readNode, readSysfsDir, readSysfsFile, readUint, realpathOrNull, SysfsFormatError } from './sysfs';
+import { daxAlign } from './device-nodes';
+import { checkedBytes, checkSysfsRoot, DEFAULT_SYSFS, readAttr, readLinkBase, readNode, readSysfsDir, readSysfsFile, readUint, realpathOrNull, SysfsFormatError } from './sysfs';
+import { PAGE_SIZE } from '../constants';
 
-const PAGE_SIZE = binding.cpuInfo().pageSize;
-
-/** A device's data area in the physical address space: device offset `base` is at `start`. */
+/**
+ * A device's data area in the physical address space: device offset `base`
+ * is at `start`. Made only with base + (end - start) <= 2^53 - 1 (checked
+ * against `source`, the attribute `base` comes from), so every device offset
+ * inside it is exact.
+ */
 export interface DataArea {
   device: string;
   start: number;
   end: number;
   base: number;
+  source: string;
 }
 
 export interface NdBus {
@@ -206,8 +211,13 @@ function mapOf(claimMode: string | null): 'dev' | 'mem' | null {
   return null;
 }
 
-/** Reads the nd and dax device trees under `sysfsRoot`. */
+/**
+ * Reads the nd and dax device trees under `sysfsRoot`. A root that does not
+ * exist is an error (ENOENT, or SysfsFormatError for a file), not a machine
+ * without persistent memory; a sysfs without nd or dax devices is that.
+ */
 export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
+  checkSysfsRoot(sysfsRoot);
   const m = new PmemModel(sysfsRoot);
   const ndDir = path.join(sysfsRoot, 'bus', 'nd', 'devices');
   const entries = readdir(ndDir)
@@ -343,8 +353,8 @@ export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
       region,
       namespace: owner,
       size,
-      align: readUint(path.join(dir, 'align')) ?? readUint(path.join(dir, 'dax_region', 'align')),
-      driver: readLinkName(path.join(dir, 'driver')),
+      align: daxAlign(dir),
+      driver: readLinkBase(path.join(dir, 'driver')),
       numaNode: readNode(path.join(dir, 'numa_node')),
       targetNode: readNode(path.join(dir, 'target_node')),
       areas: region === null ? null : daxAreas(m, name, dir, size),
@@ -356,14 +366,6 @@ export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
 function readFlag(file: string): boolean | null {
   const v = readUint(file);
   return v === null ? null : v !== 0;
-}
-
-function readLinkName(link: string): string | null {
-  try {
-    return path.basename(fs.readlinkSync(link));
-  } catch {
-    return null;
-  }
 }
 
 // A dax device is one or more physical ranges (mappingN: start, end, and the
@@ -378,18 +380,20 @@ function daxAreas(m: PmemModel, name: string, dir: string, size: number | null):
       const end = m.privUint(path.join(d, 'end'));
       const pgoff = m.privUint(path.join(d, 'page_offset'));
       if (start === null || end === null || pgoff === null) return null;
-      out.push({
-        device: name,
-        start,
-        end: checkedBytes(end, 1, 1, path.join(d, 'end'), 'the end (inclusive) plus one'),
-        base: checkedBytes(pgoff, PAGE_SIZE, 0, path.join(d, 'page_offset'), 'the offset in bytes (pages)'),
-      });
+      const endFile = path.join(d, 'end');
+      const pgoffFile = path.join(d, 'page_offset');
+      const stop = checkedBytes(end, 1, 1, endFile, 'the end (inclusive) plus one');
+      if (stop <= start) throw new SysfsFormatError(endFile, 1, `the end (${end}) is before the start (${start}) of ${n} of ${name}`);
+      const base = checkedBytes(pgoff, PAGE_SIZE, 0, pgoffFile, 'the offset in bytes (pages)');
+      checkedBytes(base, 1, stop - start, pgoffFile, `the offset in ${name} of the end of ${n} (page_offset in bytes + end + 1 - start)`);
+      out.push({ device: name, start, end: stop, base, source: pgoffFile });
     }
     return out;
   }
-  const start = m.privUint(path.join(dir, 'resource'));
+  const file = path.join(dir, 'resource');
+  const start = m.privUint(file);
   if (start === null || size === null) return null;
-  return [{ device: name, start, end: checkedBytes(start, 1, size, path.join(dir, 'resource'), `the end of ${name} (resource + size)`), base: 0 }];
+  return [{ device: name, start, end: checkedBytes(start, 1, size, file, `the end of ${name} (resource + size)`), base: 0, source: file }];
 }
 
 /** The files whose permission errors explain why `areas` of a dax device are unknown. */
@@ -406,7 +410,7 @@ export function namespaceAreas(m: PmemModel, ns: NdNamespace): DataArea[] | null
     for (const name of ns.dax) {
       const d = m.daxDevice(name);
       if (d === undefined || d.areas === null) return null;
-      out.push(...d.areas);
+      for (const a of d.areas) out.push(a);
     }
     return out;
   }
@@ -415,10 +419,10 @@ export function namespaceAreas(m: PmemModel, ns: NdNamespace): DataArea[] | null
     const file = path.join(ns.claim.dir, 'resource');
     const start = m.privUint(file);
     if (start === null || ns.size === null) return null;
-    return [{ device: ns.block, start, end: checkedBytes(start, 1, ns.size, file, `the end of ${ns.block} (resource + size)`), base: 0 }];
+    return [{ device: ns.block, start, end: checkedBytes(start, 1, ns.size, file, `the end of ${ns.block} (resource + size)`), base: 0, source: file }];
   }
   if (ns.raw === null) return null;
-  return [{ device: ns.block, start: ns.raw.start, end: ns.raw.end, base: 0 }];
+  return [{ device: ns.block, start: ns.raw.start, end: ns.raw.end, base: 0, source: path.join(ns.dir, 'resource') }];
 }
 
 /** Physical ranges seen through data areas: device-relative ranges of `device`. */
@@ -426,7 +430,7 @@ export function physicalToDevice(phys: readonly BadRange[], areas: readonly Data
   const out: BadRange[] = [];
   for (const a of areas) {
     if (a.device !== device) continue;
-    for (const r of clipRanges(phys, a.start, a.end)) out.push({ offset: a.base + r.offset, length: r.length });
+    for (const r of clipRanges(phys, a.start, a.end)) out.push({ offset: checkedBytes(a.base, 1, r.offset, a.source, `an offset in ${device}`), length: r.length });
   }
   return mergeRanges(out);
 }

@@ -9,7 +9,7 @@ import { checkedBytes } from './sysfs';
 // boundaries and names what holds each piece.
 export function attribute(m: PmemModel, region: NdRegion, ranges: BadRange[], warnings: string[]): BadRange[] {
   const namespaces = m.namespaces.filter((ns) => ns.region === region);
-  const areas: Array<{ ns: NdNamespace; start: number; end: number; device: string | null; base: number }> = [];
+  const areas: Array<{ ns: NdNamespace; start: number; end: number; device: string | null; base: number; source: string }> = [];
   let known = region.resource !== null;
   for (const ns of namespaces) {
     const data = namespaceAreas(m, ns);
@@ -17,8 +17,8 @@ export function attribute(m: PmemModel, region: NdRegion, ranges: BadRange[], wa
       known = false;
       break;
     }
-    areas.push({ ns, start: ns.raw.start, end: ns.raw.end, device: null, base: 0 });
-    for (const a of data) areas.push({ ns, start: a.start, end: a.end, device: a.device, base: a.base });
+    areas.push({ ns, start: ns.raw.start, end: ns.raw.end, device: null, base: 0, source: path.join(ns.dir, 'resource') });
+    for (const a of data) areas.push({ ns, start: a.start, end: a.end, device: a.device, base: a.base, source: a.source });
   }
   if (!known || region.resource === null) {
     const own = path.join(region.dir, 'resource');
@@ -51,7 +51,7 @@ export function attribute(m: PmemModel, region: NdRegion, ranges: BadRange[], wa
         length: e - s,
         namespace: ns?.ns.name ?? null,
         device: dev?.device ?? null,
-        deviceOffset: dev === undefined ? null : dev.base + (s - dev.start),
+        deviceOffset: dev === undefined ? null : checkedBytes(dev.base, 1, s - dev.start, dev.source, `an offset in ${dev.device}`),
       };
       const last = out[out.length - 1];
       const contiguous =

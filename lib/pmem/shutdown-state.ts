@@ -19,7 +19,7 @@ import { loadCxl, type CxlModel } from './cxl-model';
 import { regionDimms, type DimmFamily, type NdDimm } from './dimms';
 import { readAttr, realpathOrNull, SysfsFormatError } from './sysfs';
 import { ndPlacesOf, type NdPlace } from './sysfs-place';
-import { sysfsRootOf } from './targets';
+import { sysfsRootOption } from './sysfs';
 
 export interface ShutdownStateOptions {
   /** Where sysfs is mounted. Default `/sys`. */
@@ -171,7 +171,7 @@ export function shutdownState(target: PathArg, options?: ShutdownStateOptions): 
   const { bytes, text } = validatePathArg('target', target);
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['sysfsRoot']);
-  const root = sysfsRootOf(o);
+  const root = sysfsRootOption(o);
   const { real, what } = placeOf(text, bytes, root);
   const places = real === null ? [] : ndPlacesOf(real, root);
   if (places.length === 0) {

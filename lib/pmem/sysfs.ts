@@ -3,26 +3,32 @@
 // real kernel.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DaxSystemError, SysfsFormatError } from '../errors';
+import { validatePath } from '../validate';
+
+export { SysfsFormatError };
 
 export const DEFAULT_SYSFS = '/sys';
 
+/** The `sysfsRoot` option of the functions that read sysfs: validated, default /sys. */
+export function sysfsRootOption(o: Record<string, unknown>): string {
+  return o.sysfsRoot === undefined ? DEFAULT_SYSFS : validatePath('options.sysfsRoot', o.sysfsRoot);
+}
+
 /**
- * A sysfs file that does not hold what its ABI says it holds, or a sysfs
- * path that cannot be read as sysfs is (a symlink loop, a directory or a FIFO
- * where an attribute belongs, an I/O error): `file`, and `line` (0 when the
- * file as a whole is at fault); the fs error, if any, is the `cause`.
+ * Throws unless `root` is a directory: a sysfs root that does not exist is an
+ * error (ENOENT, as node:fs gives it), not a machine without persistent
+ * memory; a file there is a SysfsFormatError.
  */
-export class SysfsFormatError extends Error {
-  readonly code = 'ERR_DAX_SYSFS_FORMAT';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    detail: string,
-    cause?: Error,
-  ) {
-    super(line > 0 ? `${file}:${line}: ${detail}` : `${file}: ${detail}`);
-    if (cause !== undefined) (this as Error & { cause?: unknown }).cause = cause;
+export function checkSysfsRoot(root: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).errno;
+    throw typeof errno === 'number' ? new DaxSystemError(errno, 'stat', root) : e;
   }
+  if (!st.isDirectory()) throw new SysfsFormatError(root, 0, 'is not a directory, as a sysfs root is');
 }
 
 function isMissing(e: unknown): boolean {

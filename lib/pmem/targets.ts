@@ -1,21 +1,16 @@
 // What a badblocks() or clearBadblocks() target is: a region, namespace,
 // block device, partition or dax device named by its kernel name, or a path
 // opened once (an O_PATH handle) and looked at through that handle only.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type NativeStatx } from '../binding';
 import { DaxError, invalidArgValue } from '../errors';
-import { Tree } from '../fs/tree-walk';
-import { validatePath } from '../validate';
+import { closeQuietly, Tree } from '../fs/tree-walk';
 import type { DaxDevice, NdNamespace, NdRegion, PmemBlock, PmemModel, PmemPartition } from './nd-model';
-import { DEFAULT_SYSFS, realpathOrNull } from './sysfs';
+import { realpathOrNull } from './sysfs';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG } from '../constants';
 
 export function notSupported(target: string, reason: string): DaxError {
   return new DaxError('ERR_DAX_NOT_SUPPORTED', `No media error list for '${target}': ${reason}`, { reason, path: target });
-}
-
-export function sysfsRootOf(o: Record<string, unknown>): string {
-  return o.sysfsRoot === undefined ? DEFAULT_SYSFS : validatePath('options.sysfsRoot', o.sysfsRoot);
 }
 
 export function bttReason(b: PmemBlock): string {
@@ -102,22 +97,34 @@ export function blockByDir(sysDir: string, m: PmemModel, target: string): Resolv
  * file comes back with it, for the caller to read and close.
  */
 export function resolve(target: string, bytes: Buffer, m: PmemModel): Resolved {
-  if (DEVICE_NAME.test(target)) return byName(target, m);
-  const tree = Tree.open(bytes, target, true);
+  if (isDeviceName(target)) return byName(target, m);
+  return resolveOpen(Tree.open(bytes, target, true), target, m);
+}
+
+/** Whether a target is a kernel device name (region0, pmem0, dax1.0...) rather than a path. */
+export function isDeviceName(target: string): boolean {
+  return DEVICE_NAME.test(target);
+}
+
+/**
+ * What an opened path is: a file keeps its tree (the caller closes it);
+ * anything else closes it. A directory is an ERR_INVALID_ARG_VALUE.
+ */
+export function resolveOpen(tree: Tree, target: string, m: PmemModel): Resolved {
   const st = tree.root.st as NativeStatx;
-  const fmt = st.mode & 0o170000;
-  if (fmt === 0o100000) return { kind: 'file', tree };
+  const fmt = st.mode & S_IFMT;
+  if (fmt === S_IFREG) return { kind: 'file', tree };
   tree.close();
-  if (fmt === 0o040000) {
+  if (fmt === S_IFDIR) {
     throw invalidArgValue('target', target, 'is a directory: badblocks() takes a file, a device or a region; findBadFiles() scans a directory');
   }
   const mm = `${st.rdevMajor}:${st.rdevMinor}`;
-  if (fmt === 0o060000) {
+  if (fmt === S_IFBLK) {
     const dir = realpathOrNull(path.join(m.sysfsRoot, 'dev', 'block', mm));
     if (dir === null) throw notSupported(target, `block device ${mm} is not in ${m.sysfsRoot}/dev/block`);
     return blockByDir(dir, m, target);
   }
-  if (fmt === 0o020000) {
+  if (fmt === S_IFCHR) {
     const dir = realpathOrNull(path.join(m.sysfsRoot, 'dev', 'char', mm));
     const dax = dir === null ? undefined : m.dax.find((d) => d.dir === dir);
     if (dax !== undefined) return { kind: 'devdax', dax };
@@ -134,17 +141,9 @@ export function withFile<T>(r: { tree: Tree }, write: boolean, fn: (fd: number) 
     try {
       return fn(fd);
     } finally {
-      closeFd(fd);
+      closeQuietly(fd);
     }
   } finally {
     r.tree.close();
-  }
-}
-
-function closeFd(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // an fd this file opened
   }
 }

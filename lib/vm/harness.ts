@@ -7,7 +7,8 @@ import * as path from 'node:path';
 /** The harness script, shipped in the package. */
 export const VM_RUNNER = path.join(__dirname, '..', '..', '..', 'scripts', 'pmem-vm', 'run.sh');
 
-function have(cmd: string): boolean {
+/** Whether `cmd` is on PATH (sh's `command -v`). */
+export function commandExists(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
@@ -21,7 +22,7 @@ export function vmBlocker(): string | null {
   if (process.arch !== 'x64') return `the VM boots an x86-64 guest and needs an x86-64 host (this is ${process.arch})`;
   if (process.getuid?.() !== 0) return 'the VM must run as root (it installs QEMU and a kernel with apt-get and creates NVDIMM images)';
   if (!fs.existsSync(VM_RUNNER)) return `the harness ${VM_RUNNER} is missing`;
-  if (process.env.DAXKIT_VM_KERNEL_DIR === undefined && !have('apt-get')) return 'apt-get not found: the VM takes QEMU and the kernel from Debian (set DAXKIT_VM_KERNEL_DIR on other systems)';
+  if (process.env.DAXKIT_VM_KERNEL_DIR === undefined && !commandExists('apt-get')) return 'apt-get not found: the VM takes QEMU and the kernel from Debian (set DAXKIT_VM_KERNEL_DIR on other systems)';
   return null;
 }
 

@@ -1,84 +1,38 @@
-// The benchmark's native calibration (lib/bench/calibrate.ts): the same
+// The benchmark's native calibration (lib/bench/calibrate.ts): a Node-API
+// module of its own (binding.gyp's daxkit_calibrate target), so that the
+// addon users load, daxkit.node, holds only the library. It times the same
 // flush, fence and non-temporal copy primitives that persist() and
-// copyPersist() run (cpu.h), timed in a C++ loop with no JS engine in it, and
-// a native function that does nothing, to time the call itself. The report
-// puts the JS path next to these numbers, so the cost of the binding shows.
+// copyPersist() run (loops.cc), and has a native function that does nothing,
+// to time the call itself. The report puts the JS path next to these
+// numbers, so the cost of the binding shows.
 //
-// The timed loops are napi-free; the JS_ functions below only unpack their
-// arguments. The binding is reachable from user code, so arguments are still
-// type-checked, and the loops run under the SIGBUS guard: the memory is a
-// mapping, which a media error or a truncated file can make fault.
-#include <time.h>
+// The binding is reachable from user code, so arguments are still
+// type-checked, and the loops run under the SIGBUS guard.
+#include <napi.h>
 
-#include <string>
-
-#include "../addon.h"
 #include "../args.h"
 #include "../core/cpu.h"
 #include "../core/guard.h"
 #include "../core/persist.h"
 #include "../errors.h"
+#include "loops.h"
 
 namespace dax {
 
+// The error classes of this module's environment (errors.h).
+ErrorClasses* error_classes(napi_env env) {
+  void* d = nullptr;
+  napi_get_instance_data(env, &d);
+  return static_cast<ErrorClasses*>(d);
+}
+
 namespace {
 
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+void FinalizeErrorClasses(napi_env env, void* data, void*) {
+  auto* c = static_cast<ErrorClasses*>(data);
+  ReleaseErrorClasses(env, c);
+  delete c;
 }
-
-struct PersistLoop {
-  uint8_t* base;
-  size_t lines;
-  size_t line;
-  uint64_t iterations;
-  uint64_t elapsed;
-};
-
-// One 8-byte store to a line, then the write-back of that line and a fence:
-// what persist(offset, 64) does after a store, minus the call. Successive
-// iterations take successive lines (a log being appended to), wrapping at
-// the end of the range, so that each write-back finds a dirty line.
-void RunPersistLoop(void* a) {
-  auto* p = static_cast<PersistLoop*>(a);
-  size_t j = 0;
-  const uint64_t t0 = now_ns();
-  for (uint64_t i = 0; i < p->iterations; i++) {
-    uint8_t* q = p->base + j * p->line;
-    *reinterpret_cast<volatile uint64_t*>(q) = i;
-    flush_lines(q, p->line);
-    drain();
-    if (++j == p->lines) j = 0;
-  }
-  p->elapsed = now_ns() - t0;
-}
-
-struct CopyLoop {
-  uint8_t* dst;
-  size_t dst_len;
-  const uint8_t* src;
-  size_t n;
-  uint64_t iterations;
-  uint64_t elapsed;
-};
-
-// copyPersist()'s copy for sizes of kNonTemporalThreshold and more, with its
-// fence, into successive n-byte slots of the destination.
-void RunCopyLoop(void* a) {
-  auto* c = static_cast<CopyLoop*>(a);
-  size_t off = 0;
-  const uint64_t t0 = now_ns();
-  for (uint64_t i = 0; i < c->iterations; i++) {
-    copy_to_pmem_nt(c->dst + off, c->src, c->n);
-    drain();
-    off += c->n;
-    if (off + c->n > c->dst_len) off = 0;
-  }
-  c->elapsed = now_ns() - t0;
-}
-
 
 bool GetIterations(Napi::Env env, napi_value v, uint64_t* out) {
   int64_t n;
@@ -91,7 +45,13 @@ bool GetIterations(Napi::Env env, napi_value v, uint64_t* out) {
   return true;
 }
 
+// This module is a shared object of its own, with its own copy of the guard
+// and so its own SIGBUS handler. It is put on top before each loop; it
+// chains to whatever it replaced (the addon's handler, which itself chains
+// back to this one when it is put on top again by its watchdog), and each
+// copy takes only the faults of its own guarded accesses.
 bool RunGuarded(Napi::Env env, const char* op, void (*fn)(void*), void* arg) {
+  reassert_sigbus_handler();
   Fault f;
   if (run_guarded(fn, arg, &f)) return true;
   ThrowMediaError(env, {op, nullptr, "mapping", -1, nullptr, -1, f.addr, f.code, kFaultMedia});
@@ -148,10 +108,21 @@ Napi::Value JS_calibrateNtCopy(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitCalibrate(Napi::Env env, Napi::Object exports) {
+}  // namespace dax
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace dax;
+  auto* c = new ErrorClasses();
+  if (napi_set_instance_data(env, c, FinalizeErrorClasses, nullptr) != napi_ok) {
+    delete c;
+    return exports;
+  }
+  install_sigbus_handler();
+  InitErrors(env, exports);
   Export(env, exports, "calibrateNoop", Binding<JS_calibrateNoop>);
   Export(env, exports, "calibratePersist", Binding<JS_calibratePersist>);
   Export(env, exports, "calibrateNtCopy", Binding<JS_calibrateNtCopy>);
+  return exports;
 }
 
-}  // namespace dax
+NODE_API_MODULE(daxkit_calibrate, Init)

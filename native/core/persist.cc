@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include "cpu.h"
+#include "trace.h"
 
 namespace dax {
 
@@ -16,16 +17,25 @@ namespace {
 using FlushFn = void (*)(uintptr_t, uintptr_t, uintptr_t);
 
 __attribute__((target("clwb"))) void flush_clwb(uintptr_t p, uintptr_t end, uintptr_t line) {
-  for (; p < end; p += line) _mm_clwb(reinterpret_cast<void*>(p));
+  for (; p < end; p += line) {
+    _mm_clwb(reinterpret_cast<void*>(p));
+    DAX_TRACE(kTraceFlush, p, line);
+  }
 }
 
 __attribute__((target("clflushopt"))) void flush_clflushopt(uintptr_t p, uintptr_t end,
                                                             uintptr_t line) {
-  for (; p < end; p += line) _mm_clflushopt(reinterpret_cast<void*>(p));
+  for (; p < end; p += line) {
+    _mm_clflushopt(reinterpret_cast<void*>(p));
+    DAX_TRACE(kTraceFlush, p, line);
+  }
 }
 
 void flush_clflush(uintptr_t p, uintptr_t end, uintptr_t line) {
-  for (; p < end; p += line) _mm_clflush(reinterpret_cast<void*>(p));
+  for (; p < end; p += line) {
+    _mm_clflush(reinterpret_cast<void*>(p));
+    DAX_TRACE(kTraceFlush, p, line);
+  }
 }
 
 void flush_nothing(uintptr_t, uintptr_t, uintptr_t) {}
@@ -62,7 +72,10 @@ size_t flush_lines(const void* p, size_t n) {
   return (a + n - start + s.line - 1) / s.line;
 }
 
-void drain() { _mm_sfence(); }
+void drain() {
+  _mm_sfence();
+  DAX_TRACE(kTraceFence, 0, 0);
+}
 
 // GCC would turn the byte loops below back into memcpy calls.
 #define DAX_NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
@@ -157,6 +170,7 @@ DAX_NO_LIBCALL void copy_to_pmem_nt(void* dst, const void* src, size_t n, uint64
     _mm_stream_si128(q + 1, x1);
     _mm_stream_si128(q + 2, x2);
     _mm_stream_si128(q + 3, x3);
+    DAX_TRACE(kTraceNt, d, 64);
     s += 64;
     d += 64;
     n -= 64;

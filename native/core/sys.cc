@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -17,6 +16,8 @@
 #define MFD_CLOEXEC 0x0001U
 #endif
 #include <unistd.h>
+
+#include "trace.h"
 
 // Older C libraries lack these; the values are the kernel ABI.
 #ifndef MAP_SHARED_VALIDATE
@@ -171,7 +172,9 @@ int msync_range(void* addr, size_t length) {
   uintptr_t start = a & ~(ps - 1);
   uintptr_t end = (a + length + ps - 1) & ~(ps - 1);
   if (end == start) return 0;
-  return msync(reinterpret_cast<void*>(start), end - start, MS_SYNC) == 0 ? 0 : -errno;
+  if (msync(reinterpret_cast<void*>(start), end - start, MS_SYNC) != 0) return -errno;
+  DAX_TRACE(kTraceMsync, start, end - start);
+  return 0;
 }
 
 int fallocate_range(int fd, int mode, uint64_t offset, uint64_t length) {
@@ -335,6 +338,14 @@ int fssetxattr(int fd, const FsXattr* in) {
   fa.fsx_projid = in->projid;
   fa.fsx_cowextsize = in->cowextsize;
   return ioctl(fd, FS_IOC_FSSETXATTR, &fa) == 0 ? 0 : -errno;
+}
+
+int get_inode_flags(int fd, uint32_t* out) {
+  // The ioctl is declared with a long, but every filesystem reads and writes an int.
+  int flags = 0;
+  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) return -errno;
+  *out = static_cast<uint32_t>(flags);
+  return 0;
 }
 
 int fiemap(int fd, void (*cb)(const Extent&, void*), void* ctx) {

@@ -115,6 +115,9 @@ struct FsXattr {
 // FS_IOC_FSGETXATTR / FS_IOC_FSSETXATTR on an open fd.
 int fsgetxattr(int fd, FsXattr* out);
 int fssetxattr(int fd, const FsXattr* in);
+// FS_IOC_GETFLAGS: the inode flags as chattr(1) sees them (ext4's inline
+// data, encryption and verity bits among them).
+int get_inode_flags(int fd, uint32_t* out);
 int close_fd(int fd);
 // Gives the file open at fd (an O_TMPFILE file) the name `path`, failing with
 // EEXIST rather than replacing anything: linkat of /proc/self/fd/N with

@@ -164,7 +164,7 @@ for (const fstype of ['xfs', 'ext4'] as const) {
       fs.symlinkSync('target', path.join(t, 'link'));
       const r = setDaxFlag(path.join(t, 'link'), true);
       assert.equal(r.entries[0].state, 'skipped');
-      assert.match(r.entries[0].reason ?? '', /^a symbolic link, not followed \(followSymlinks, or --follow-symlinks, acts on its target\)$/);
+      assert.match(r.entries[0].reason ?? '', /^a symbolic link, not followed \(followSymlinks: true acts on its target\)$/);
       assert.equal(getDaxFlag(path.join(t, 'target')), false);
       setDaxFlag(path.join(t, 'link'), true, { followSymlinks: true });
       assert.equal(getDaxFlag(path.join(t, 'target')), true);

@@ -5,9 +5,12 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { badblocks, daxStatus, getDaxFlag, listDevices, open, setDaxFlag, statx } from '../../lib';
 import { binding } from '../../lib/binding';
 import { base64IfNotText, isPlainText, jsonText, pathBytes, pathText, shown } from '../../lib/fs/path-bytes';
 import { mountId } from '../../lib/fs/tree-walk';
+import { assertArgError, assertSystemError, escapeRe, isRoot, mkTempDir } from '../helpers';
 
 describe('path text', function () {
   it('any bytes round-trip through the text (10000 random names, with UTF-8 and broken sequences mixed in)', function () {
@@ -50,5 +53,72 @@ describe('mount ids', function () {
         fs.closeSync(fd);
       }
     }
+  });
+});
+
+describe('names that are not UTF-8 in errors, and strings that are no name', function () {
+  const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
+  let dir: string;
+  before(() => {
+    dir = mkTempDir();
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("an error's path is the lossless text of the bytes asked for, never U+FFFD (which names another file here)", function () {
+    const missing = Buffer.concat([Buffer.from(`${dir}/a`), Buffer.of(0xff)]);
+    // The file U+FFFD would name exists: an error naming it would send the admin to the wrong file.
+    fs.writeFileSync(`${dir}/a\uFFFD`, '');
+    const text = `${dir}/a\udcff`;
+    for (const call of [() => statx(missing), () => daxStatus(missing), () => getDaxFlag(missing), () => setDaxFlag(missing, true)]) {
+      assert.throws(call, (e: unknown) => {
+        assertSystemError(e, { code: 'ENOENT', errno: -2, syscall: (e as NodeJS.ErrnoException).syscall as string, path: text });
+        assert.ok(pathBytes((e as NodeJS.ErrnoException).path as string).equals(missing));
+        return true;
+      });
+    }
+  });
+
+  it('so is the path of an error met inside a walk (a directory nobody may open, as uid 65534)', function () {
+    if (!isRoot) this.skip();
+    const tree = path.join(dir, 'walk');
+    fs.mkdirSync(tree);
+    fs.chmodSync(dir, 0o755);
+    const locked = Buffer.concat([Buffer.from(`${tree}/d`), Buffer.of(0xfe)]);
+    fs.mkdirSync(locked, { mode: 0o700 });
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'flag', 'get', '-R', '--json', tree], { encoding: 'utf8' });
+    const entry = (JSON.parse(r.stdout) as Array<{ path: string; pathBase64: string | null; error: { code: string; message: string } | null }>).find((x) => x.pathBase64 !== null);
+    assert.ok(entry !== undefined, r.stdout);
+    assert.ok(Buffer.from(entry.pathBase64 as string, 'base64').equals(locked));
+    assert.equal(entry.error?.code, 'EACCES');
+    assert.match(entry.error.message, new RegExp(`^EACCES: permission denied, open '${escapeRe(`${tree}/d\\xfe`)}'; `));
+    assert.equal(r.stderr, `daxkit: ${tree}/d\\xfe: permission denied (EACCES); opening it for the ioctl needs read permission on it (or CAP_DAC_OVERRIDE)\n`);
+  });
+
+  it('the CLI names such a path once, escaped, in text and in JSON', function () {
+    const missing = `${dir}/gone\\xff`;
+    const r = spawnSync('bash', ['-c', `node "$DAXKIT" status $'${missing}'; node "$DAXKIT" status --json $'${missing}'`], { env: { ...process.env, DAXKIT: CLI }, encoding: 'utf8' });
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.deepEqual(lines, [`daxkit: ${missing}: no such file or directory (ENOENT)`, `daxkit: ${missing}: no such file or directory (ENOENT)`]);
+    const json = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as Array<{ path: string; error: { message: string } }>;
+    assert.equal(json[0].path, missing);
+    assert.equal(json[0].error.message, `ENOENT: no such file or directory, open '${missing}'`);
+    assert.doesNotMatch(r.stdout + r.stderr, /\ufffd/);
+  });
+
+  it('a string with a lone surrogate that stands for no byte is refused (ERR_INVALID_ARG_VALUE), by the library and by the binding', function () {
+    for (const bad of [`${dir}/\ud800`, `${dir}/x\udc00`, `${dir}/\udbff`, `${dir}/\ud800\ud800\udc00`]) {
+      for (const call of [() => statx(bad), () => daxStatus(bad), () => setDaxFlag(bad, true), () => badblocks(bad)]) {
+        assertArgError(call, TypeError, 'ERR_INVALID_ARG_VALUE', /lone surrogate U\+D[89AB]|lone surrogate U\+DC00/);
+      }
+      assertArgError(() => binding.openPath(-100, bad, false), TypeError, 'ERR_INVALID_ARG_VALUE', /lone surrogate/);
+    }
+    // open() and sysfs roots take text only: no byte escapes there either.
+    assertArgError(() => open(`${dir}/a\udcff`), TypeError, 'ERR_INVALID_ARG_VALUE', /lone surrogate U\+DCFF/);
+    assertArgError(() => listDevices({ sysfsRoot: `/sys\udcff` }), TypeError, 'ERR_INVALID_ARG_VALUE', /lone surrogate/);
+    // U+DC80-U+DCFF alone stand for bytes; a pair is a character.
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/b`), Buffer.of(0x80)]), '');
+    fs.writeFileSync(`${dir}/\u{1F600}`, '');
+    assert.equal(statx(`${dir}/b\udc80`).size, 0n);
+    assert.equal(statx(`${dir}/\ud83d\ude00`).size, 0n);
   });
 });

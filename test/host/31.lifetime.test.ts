@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { open, DaxError } from '../../lib';
 import { binding, type MappingId } from '../../lib/binding';
-import { mapsOf, mkTempDir, nextFile, runFixture, PAGE } from '../helpers';
+import { mapsOf, mkTempDir, needTestBuild, nextFile, runFixture, testBuildEnv, PAGE } from '../helpers';
 
 describe('close() and lifetime', function () {
   let dir: string;
@@ -172,10 +172,12 @@ describe('close() and lifetime', function () {
     });
   });
 
-  it('a runtime that refuses external buffers gets ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED, never a copy (simulated: Node never refuses)', async function () {
-    const r = await runFixture('no-external-buffers', [nextFile(dir)], { env: { DAXKIT_TEST_NO_EXTERNAL_BUFFERS: '1' } });
+  it('a runtime that refuses external buffers gets ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED, never a copy (simulated by the test build: Node never refuses)', async function () {
+    needTestBuild(this);
+    const r = await runFixture('no-external-buffers', [nextFile(dir)], { env: { DAXKIT_TEST_NO_EXTERNAL_BUFFERS: '1', ...testBuildEnv() } });
     assert.equal(r.code, 0, r.stderr);
     const out = r.messages[0] as Record<string, { code: string; message: string; isError: boolean } | boolean>;
+    assert.equal(out.testBuild, true, 'the fixture ran on the test build');
     for (const k of ['buffer', 'bytes', 'view']) {
       const e = out[k] as { code: string; message: string; isError: boolean };
       assert.equal(e.code, 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED', k);
@@ -183,5 +185,11 @@ describe('close() and lifetime', function () {
       assert.match(e.message, /does not allow ArrayBuffers over external memory \(napi_no_external_buffers_allowed\)/);
     }
     assert.equal(out.readStillWorks, true);
+  });
+
+  it('the shipped addon has no such hook: DAXKIT_TEST_NO_EXTERNAL_BUFFERS=1 changes nothing there, and it has no test-only export', async function () {
+    const r = await runFixture('no-external-buffers', [nextFile(dir)], { env: { DAXKIT_TEST_NO_EXTERNAL_BUFFERS: '1', DAXKIT_PREBUILD: '' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.messages[0], { testBuild: false, buffer: 'returned', bytes: 'returned', view: 'returned', readStillWorks: true });
   });
 });

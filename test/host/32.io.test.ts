@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { open, DaxMediaError, DaxMapping } from '../../lib';
-import { assertArgError, assertSystemError, loopMount, loopMountBlocker, mkTempDir, nextFile, runFixture, PAGE, type LoopMount } from '../helpers';
+import { assertArgError, assertSystemError, loopMount, loopMountBlocker, mkTempDir, needTestBuild, nextFile, runFixture, testBuildEnv, PAGE, type LoopMount } from '../helpers';
 
 function withFile(dir: string, size: number, fill = 0): { f: string; m: DaxMapping } {
   const f = nextFile(dir);
@@ -124,18 +124,47 @@ describe('mapping I/O', function () {
 
   it('persist(), flush() and drain() accept the whole mapping, a range, and defaults', function () {
     const { m } = withFile(dir, 4 * PAGE);
+    // What each call did, from stats(): one msync each on a page-cache mapping, none for drain().
+    const msyncs = (fn: () => void): number => {
+      const before = m.stats().msyncs;
+      fn();
+      return m.stats().msyncs - before;
+    };
     try {
       m.bytes.fill(3);
-      m.persist();
-      m.persist(PAGE);
-      m.persist(5, 10);
-      m.persist(4 * PAGE, 0);
-      m.flush();
-      m.flush(100, 1);
-      m.drain();
+      assert.deepEqual(
+        [() => m.persist(), () => m.persist(PAGE), () => m.persist(5, 10), () => m.persist(4 * PAGE, 0), () => m.flush(), () => m.flush(100, 1), () => m.drain()].map(msyncs),
+        [1, 1, 1, 1, 1, 1, 0],
+      );
+      assert.deepEqual(m.stats(), { linesFlushed: 0, fences: 0, msyncs: 6, nonTemporalBytes: 0 });
     } finally {
       m.close();
     }
+  });
+
+  it('persist() and flush() msync exactly the pages of their range, the defaults the rest of the mapping (test build: the trace of msync)', async function () {
+    needTestBuild(this);
+    const f = nextFile(dir);
+    fs.writeFileSync(f, Buffer.alloc(4 * PAGE, 1));
+    const ops = [['persist'], ['persist', PAGE], ['persist', 5, 10], ['persist', 4 * PAGE, 0], ['persist', PAGE - 1, 2], ['flush'], ['flush', 100, 1], ['drain'], ['copyPersist', 3 * PAGE + 5, 300], ['write', 0, 10]];
+    // The fixture calls each with the arguments given: ['persist'] is persist(), its defaults.
+    const r = await runFixture('flush-trace', [f, '{"sync":"auto"}', JSON.stringify(ops)], { env: testBuildEnv() });
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.messages[0] as { kind: string; results: Array<Array<{ kind: string; at: number | null; len: number }>> };
+    assert.equal(out.kind, 'pagecache');
+    const msync = (at: number, len: number) => [{ kind: 'msync', at, len }];
+    assert.deepEqual(out.results, [
+      msync(0, 4 * PAGE),
+      msync(PAGE, 3 * PAGE),
+      msync(0, PAGE),
+      [], // nothing to write back: no system call
+      msync(0, 2 * PAGE),
+      msync(0, 4 * PAGE),
+      msync(0, PAGE),
+      [],
+      msync(3 * PAGE, PAGE),
+      [],
+    ]);
   });
 
   it('stats() counts msync calls on a page-cache mapping, and no cache-line work', function () {

@@ -40,6 +40,7 @@ describe('the package', function () {
       ...src.filter((f) => f.startsWith('native/') || f.startsWith('scripts/pmem-vm/') || f.startsWith('scripts/examples/')),
       ...compiled('lib', 'dist/lib'),
       `prebuilds/linux-${process.arch}/daxkit.${fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc'}.node`,
+      `prebuilds/linux-${process.arch}/calibrate/daxkit_calibrate.${fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc'}.node`,
     ].sort();
     assert.deepEqual(p.files, expected);
     // The same, said as the rules it follows.
@@ -88,6 +89,18 @@ describe('the package', function () {
     assert.match(first, /^(pagecache false msync|fsdax true clwb|fsdax true clflushopt|fsdax true clflush) hello$/);
     assert.equal(second, 'hello true');
     assert.equal(loaded, path.join(fs.realpathSync(p.installed), 'prebuilds', `linux-${process.arch}`, `daxkit.${fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc'}.node`));
+  });
+
+  it('daxkit bench --calibrate runs the native calibration from the installed package (its prebuilt module, no compiler)', function () {
+    const work = fs.mkdtempSync(path.join(p.app, 'bench-'));
+    const r = npx(['bench', work, '--size', '2M', '--bs', '4k', '--pattern', 'seq', '--backend', 'pread', '--no-fio', '--calibrate', '--no-faults', '--time', '0.05', '--warmup', '0.02', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { runs: Array<{ notes: string[]; calibration: { items: Record<string, { status: string; path: string; error?: string }> } | null }> };
+    const run = doc.runs[0];
+    assert.ok(run.calibration !== null, `no calibration: ${run.notes.join(' | ')}`);
+    for (const item of ['noop', 'native-persist', 'native-nt']) assert.equal(run.calibration.items[item].status, 'ok', `${item}: ${run.calibration.items[item].error}`);
+    assert.match(run.calibration.items['native-persist'].path, /^calibratePersist: a C\+\+ loop/);
+    fs.rmSync(work, { recursive: true, force: true });
   });
 
   it("the README's example that runs anywhere runs as written", function () {

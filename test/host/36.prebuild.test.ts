@@ -15,22 +15,36 @@ describe('prebuilds', function () {
     p = getPacked();
   });
 
-  it('npm pack ships a stripped Node-API binary tagged by libc', function () {
+  it('npm pack ships a stripped Node-API binary tagged by libc, and the calibration module apart', function () {
     const libc = fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc';
     assert.deepEqual(
       p.files.filter((f) => f.startsWith('prebuilds/')),
-      [`prebuilds/linux-${process.arch}/daxkit.${libc}.node`],
+      [`prebuilds/linux-${process.arch}/calibrate/daxkit_calibrate.${libc}.node`, `prebuilds/linux-${process.arch}/daxkit.${libc}.node`],
     );
+    for (const bin of [
+      path.join(p.installed, 'prebuilds', `linux-${process.arch}`, `daxkit.${libc}.node`),
+      path.join(p.installed, 'prebuilds', `linux-${process.arch}`, 'calibrate', `daxkit_calibrate.${libc}.node`),
+    ]) {
+      // readelf comes with the compiler toolchain (binutils); stripped means no .symtab.
+      const sections = run('readelf', ['-S', '-W', bin], { cwd: p.work });
+      assert.equal(sections.status, 0, sections.stderr);
+      assert.match(sections.stdout, /\.dynsym/);
+      assert.doesNotMatch(sections.stdout, /\.symtab/);
+      // A Node-API module: it imports napi_* and no V8 or libuv symbol.
+      const syms = run('readelf', ['--dyn-syms', '-W', bin], { cwd: p.work }).stdout;
+      assert.match(syms, /\bnapi_module_register\b|\bnapi_create_function\b/);
+      assert.doesNotMatch(syms, /_ZN2v8|\buv_/);
+    }
+  });
+
+  it('the shipped addon holds neither the calibration nor a test hook', function () {
+    const libc = fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc';
     const bin = path.join(p.installed, 'prebuilds', `linux-${process.arch}`, `daxkit.${libc}.node`);
-    // readelf comes with the compiler toolchain (binutils); stripped means no .symtab.
-    const sections = run('readelf', ['-S', '-W', bin], { cwd: p.work });
-    assert.equal(sections.status, 0, sections.stderr);
-    assert.match(sections.stdout, /\.dynsym/);
-    assert.doesNotMatch(sections.stdout, /\.symtab/);
-    // A Node-API module: it imports napi_* and no V8 or libuv symbol.
-    const syms = run('readelf', ['--dyn-syms', '-W', bin], { cwd: p.work }).stdout;
-    assert.match(syms, /\bnapi_module_register\b|\bnapi_create_function\b/);
-    assert.doesNotMatch(syms, /_ZN2v8|\buv_/);
+    const text = fs.readFileSync(bin).toString('latin1');
+    for (const s of ['calibrate', 'DAXKIT_TEST', 'trace']) assert.equal(text.includes(s), false, `${s} in ${bin}`);
+    const r = run('node', ['-e', `const b = require(${JSON.stringify(bin)}); console.log(Object.keys(b).filter((k) => /calibrat|trace/i.test(k)).join(','))`], { cwd: p.work });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '');
   });
 
   it("packing leaves the clone's build/ as it was", function () {

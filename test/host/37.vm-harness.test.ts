@@ -26,11 +26,15 @@ describe('the VM harness refuses a cache that cannot work', function () {
     }
   });
 
-  t('a relative cache path, and a cache inside a git work tree', function () {
+  t('a relative cache path', function () {
     const rel = runner('relative/cache');
     assert.equal(rel.status, 125);
     assert.match(rel.stderr, /DAXKIT_VM_CACHE must be an absolute path/);
-    if (!fs.existsSync(path.join(ROOT, '.git'))) return; // not a clone: no work tree to refuse
+  });
+
+  // Only a clone is a git work tree to refuse (a copy of the package is not).
+  const inWorkTree = spawnSync('git', ['-C', ROOT, 'rev-parse', '--is-inside-work-tree'], { encoding: 'utf8' }).stdout?.trim() === 'true';
+  (inWorkTree ? t : (title: string) => it(`${title} [pending: ${ROOT} is not a git work tree]`))('a cache inside a git work tree', function () {
     const inRepo = runner(path.join(ROOT, 'vm-cache'));
     assert.equal(inRepo.status, 125);
     assert.match(inRepo.stderr, /inside a git work tree/);

@@ -80,6 +80,18 @@ describe('sysfs numbers past 2^53 - 1 once scaled', function () {
     assertSysfsError(() => badblocks('dax1.0', { sysfsRoot: c.root }), c.file, 1, /the end \(inclusive\) plus one: 9007199254740991 \+ 1 = 9007199254740992/);
   });
 
+  it("a dax mapping's page_offset that fits, but not the device offsets of the mapping (page_offset + its length): never a rounded device_offset", function () {
+    // 2^41 - 1 pages: 2^53 - 4096 bytes, which fits; region1's bad sector is 2 MiB into the mapping, past 2^53 - 1.
+    const m = path.join(NDBUS, 'region1/dax1.0/dax1.0/mapping0');
+    const c = tree('qemu-6.1', path.join(m, 'page_offset'), '0x1ffffffffff\n');
+    const detail = /the offset in dax1\.0 of the end of mapping0 \(page_offset in bytes \+ end \+ 1 - start\): 9007199254736896 \+ 526385152 = 9007199781122048, beyond 2\^53 - 1/;
+    assertSysfsError(() => badblocks('dax1.0', { sysfsRoot: c.root }), c.file, 1, detail);
+    assertSysfsError(() => badblocks('region1', { sysfsRoot: c.root }), c.file, 1, detail);
+    assertSysfsError(() => listDevices({ sysfsRoot: c.root }), c.file, 1, detail);
+    const end = tree('qemu-6.1', path.join(m, 'end'), '0x180000000\n');
+    assertSysfsError(() => badblocks('dax1.0', { sysfsRoot: end.root }), end.file, 1, /the end \(6442450944\) is before the start \(6452936704\) of mapping0 of dax1\.0/);
+  });
+
   it('a namespace or pfn resource plus its size, and a region start plus a bad range', function () {
     let c = tree('qemu-6.1', path.join(NDBUS, 'region0/namespace0.0/resource'), '0x1ffffffffff000\n');
     assertSysfsError(() => listDevices({ sysfsRoot: c.root }), c.file, 1, /the end of namespace0\.0 \(resource \+ size\)/);

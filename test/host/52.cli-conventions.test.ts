@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { mkTempDir, useLoopMount } from '../helpers';
+import { commandExists, escapeRe, isRoot, mkTempDir, useLoopMount } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
@@ -164,5 +164,110 @@ describe('daxkit flag output that agrees with itself (root, loop-mounted xfs)', 
     } finally {
       fs.rmSync(shm, { recursive: true });
     }
+  });
+});
+
+describe('daxkit never claims what it did not do, and reads its arguments as given', function () {
+  let dir: string;
+  before(() => {
+    dir = mkTempDir();
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('flag set or clear of a PATH left alone (a symlink not followed, a FIFO, a socket, a device): exit 1, "nothing done" and why, in CLI words', function () {
+    const target = path.join(dir, 'target');
+    fs.writeFileSync(target, '');
+    const link = path.join(dir, 'link');
+    fs.symlinkSync('target', link);
+    const fifo = path.join(dir, 'fifo');
+    spawnSync('mkfifo', [fifo]);
+    const sock = path.join(dir, 'sock');
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, function () { this.close(); })`]);
+    const cases: Array<[string, string]> = [
+      [link, 'a symbolic link, not followed (--follow-symlinks acts on its target)'],
+      [fifo, 'a FIFO: only regular files and directories have FS_XFLAG_DAX'],
+      ['/dev/null', 'a character device: only regular files and directories have FS_XFLAG_DAX'],
+    ];
+    if (fs.existsSync(sock)) cases.push([sock, 'a socket: only regular files and directories have FS_XFLAG_DAX']);
+    for (const [p, why] of cases) {
+      for (const action of ['set', 'clear']) {
+        const r = daxkit('flag', action, p);
+        assert.equal(r.status, 1, `${action} ${p}`);
+        assert.match(r.stdout, new RegExp(`^${action} FS_XFLAG_DAX on ${escapeRe(p)}: nothing done: ${escapeRe(why)}\\n`));
+        assert.doesNotMatch(r.stdout, /: done/);
+        assert.equal(r.stderr, `daxkit: ${p}: nothing done: ${why}\n`);
+        assertCliVoice(r.stdout + r.stderr, `${action} ${p}`);
+        assert.equal(daxkit('flag', action, '--json', p).status, 1);
+      }
+    }
+    const get = daxkit('flag', 'get', fifo);
+    assert.equal(get.status, 1);
+    assert.equal(get.stderr, `daxkit: ${fifo}: a FIFO: only regular files and directories have FS_XFLAG_DAX\n`);
+  });
+
+  it("'--' ends the options, -h and --help included: daxkit flag set -- -h acts on the file -h", function () {
+    for (const name of ['-h', '--help']) {
+      const r = spawnSync(process.execPath, [CLI, 'flag', 'set', '--', name], { encoding: 'utf8', cwd: dir });
+      assert.equal(r.status, 1, name);
+      assert.match(r.stdout, new RegExp(`^set FS_XFLAG_DAX on ${name}: failed\\n`));
+      assert.equal(r.stderr, `daxkit: ${name}: no such file or directory (ENOENT)\n`);
+      const s = spawnSync(process.execPath, [CLI, 'status', '--', name], { encoding: 'utf8', cwd: dir });
+      assert.equal(s.stderr, `daxkit: ${name}: no such file or directory (ENOENT)\n`);
+    }
+    assert.equal(daxkit('flag', 'set', '-h', '--', 'x').status, 0, 'before it, -h still asks for help');
+  });
+
+  it("empty arguments are usage errors that say which; a sysfs root that does not exist is an error, never 'no persistent memory'", function () {
+    assertUsage(['status', ''], /^daxkit: an empty argument \(argument 1 after the command\) names nothing$/, 'daxkit status --help');
+    assertUsage(['flag', 'get', '/', ''], /^daxkit: an empty argument \(argument 3 after the command\) names nothing$/, 'daxkit flag --help');
+    assertUsage(['badblocks', '--clear', '--yes', ''], /^daxkit: an empty argument/, 'daxkit badblocks --help');
+    assertUsage(['devices', '--sysfs-root', ''], /^daxkit: option '--sysfs-root' needs a value that is not empty$/, 'daxkit devices --help');
+    assertUsage(['badblocks', '--sysfs-root=', 'pmem0'], /^daxkit: option '--sysfs-root' needs a value that is not empty$/, 'daxkit badblocks --help');
+    for (const args of [['devices'], ['badblocks'], ['badblocks', 'pmem0']]) {
+      const r = daxkit(...args, '--sysfs-root', path.join(dir, 'nosys'));
+      assert.equal(r.status, 1, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, `daxkit: ${dir}/nosys: no such file or directory (ENOENT)\n`, args.join(' '));
+    }
+    const file = path.join(dir, 'plain');
+    fs.writeFileSync(file, '');
+    assert.equal(daxkit('devices', '--sysfs-root', file).stderr, `daxkit: ${file}: is not a directory, as a sysfs root is\n`);
+    // An empty one is a sysfs without persistent memory, as before.
+    const empty = path.join(dir, 'emptysys');
+    fs.mkdirSync(empty);
+    assert.deepEqual(daxkit('devices', '--sysfs-root', empty), { status: 0, stdout: 'no persistent memory: no nd regions or dax devices in sysfs\n', stderr: '' });
+  });
+
+  it('without /proc, status says why it cannot open a file, as flag does (root: a mount namespace without /proc)', function () {
+    if (!isRoot || !commandExists('unshare')) {
+      (this.test as Mocha.Test).title += ' (pending: needs root and unshare)';
+      this.skip();
+    }
+    const f = path.join(dir, 'plain-proc');
+    fs.writeFileSync(f, '');
+    const script = `umount -l /proc && for c in status 'flag get'; do "$0" "$1" $c "$2"; done`;
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath, CLI, f], { encoding: 'utf8' });
+    const line = `daxkit: ${f}: no such file or directory (ENOENT); daxkit opens files through /proc/self/fd, and /proc is not mounted\n`;
+    assert.equal(r.stderr, line + line);
+  });
+
+  it('a file another process holds a lease on: EAGAIN says so (root: python3 takes the lease)', function () {
+    if (!isRoot || !commandExists('python3')) {
+      (this.test as Mocha.Test).title += ' (pending: needs root and python3)';
+      this.skip();
+    }
+    const f = path.join(dir, 'leased');
+    fs.writeFileSync(f, 'x');
+    const py = `
+import fcntl, os, signal, subprocess, sys
+signal.signal(signal.SIGIO, signal.SIG_IGN)  # the lease break is signalled to the holder
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, 1024, fcntl.F_WRLCK)  # F_SETLEASE
+for args in (['status'], ['flag', 'get']):
+    sys.stderr.write(subprocess.run([sys.argv[2], sys.argv[3]] + args + [sys.argv[1]], capture_output=True, text=True).stderr)
+`;
+    const r = spawnSync('python3', ['-c', py, f, process.execPath, CLI], { encoding: 'utf8' });
+    const line = `daxkit: ${f}: resource temporarily unavailable (EAGAIN); another process holds a lease on the file (fcntl F_SETLEASE, as Samba or an NFS server take): an open waits until it gives the lease up, and daxkit does not wait; try again later\n`;
+    assert.equal(r.stderr, line + line);
   });
 });

@@ -38,7 +38,7 @@ export function typeChecks(): void {
   const o: OpenOptions = { offset: 0, readonly: true };
   const dax: boolean | null = statx('/x').dax;
   const e = new DaxError('ERR_DAX_CLOSED', 'x');
-  const code: 'ERR_DAX_CLOSED' | 'ERR_DAX_NOT_SUPPORTED' | 'ERR_DAX_TOO_LARGE' | 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED' | 'ERR_DAX_READONLY' | 'ERR_DAX_TOO_MANY_MAPPINGS' | 'ERR_DAX_TREE_CHANGED' | 'ERR_DAX_NOT_DURABLE' = e.code;
+  const code: 'ERR_DAX_CLOSED' | 'ERR_DAX_NOT_SUPPORTED' | 'ERR_DAX_TOO_LARGE' | 'ERR_DAX_EXTERNAL_BUFFERS_UNSUPPORTED' | 'ERR_DAX_READONLY' | 'ERR_DAX_TOO_MANY_MAPPINGS' | 'ERR_DAX_TREE_CHANGED' | 'ERR_DAX_MOUNTINFO_FORMAT' | 'ERR_DAX_SYSFS_FORMAT' | 'ERR_DAX_INTERNAL' | 'ERR_DAX_NOT_DURABLE' | 'ERR_DAX_WORKER_EXITED' = e.code;
   const off: number | undefined = (null as unknown as DaxMediaError).offset;
   const sc: string = (null as unknown as DaxSystemError).syscall;
   void [kind, mech, u8, ab, buf, addr, o, dax, code, off, sc];

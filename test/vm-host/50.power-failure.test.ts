@@ -2,12 +2,18 @@
 // records on ext4, xfs and devdax, cut the power (no sync, no unmount), boot
 // a new guest on the SAME NVDIMM images and count what survived. Persisted
 // records must all be there; unpersisted ones may be lost (on emulated pmem
-// they usually survive, because QEMU's "media" is the host page cache).
+// they usually survive, because QEMU's "media" is the host page cache, so
+// survival alone cannot show a missing write-back). The writer therefore runs
+// on the test build of the addon, whose trace shows, for every record it
+// acknowledged, when each of its cache lines was written back and fenced:
+// all of them, and before the acknowledgement.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runInVm, vmBlocker } from '../../lib/vm/harness';
+import { flushLogProblems, fromRanges, type FlushLogEntry } from '../fixtures/records';
+import { needTestBuild, testBuildEnv } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const blocker = vmBlocker();
@@ -29,25 +35,31 @@ describe('power failure on emulated pmem (two boots on the same NVDIMM images)',
   before(() => (images = fs.mkdtempSync(path.join(process.env.DAXKIT_VM_CACHE ?? os.tmpdir(), 'daxkit-images-'))));
   after(() => fs.rmSync(images, { recursive: true, force: true }));
 
-  it('persisted records survive a hard power-off on ext4, xfs and devdax', async function () {
+  it('persisted records survive a hard power-off on ext4, xfs and devdax, each written back and fenced before it was acknowledged', async function () {
+    needTestBuild(this);
     const args = ['--images', images];
-    const w = await runInVm(ROOT, [process.execPath, 'dist/test/fixtures/crash-writer.js', String(PERSISTED), String(UNPERSISTED)], { args, capture: true });
+    const w = await runInVm(ROOT, [process.execPath, 'dist/test/fixtures/crash-writer.js', String(PERSISTED), String(UNPERSISTED)], { args: [...args, '--env', 'DAXKIT_PREBUILD'], env: testBuildEnv(), capture: true });
     assert.equal(w.code, 0, `boot 1: ${w.stderr}`);
     assert.match(w.stderr, /powered off hard by pmem-crash/);
-    const wrote = lastJson(w.stdout);
+    const wrote = lastJson(w.stdout) as { persisted: number; flushLogs: FlushLogEntry[][] };
     assert.equal(wrote.persisted, PERSISTED);
+    assert.equal(wrote.flushLogs.length, 3);
 
     const v = await runInVm(ROOT, [process.execPath, 'dist/test/fixtures/crash-verify.js', String(PERSISTED), String(UNPERSISTED)], { args, capture: true });
     assert.equal(v.code, 0, `boot 2: ${v.stderr}`);
     assert.match(v.stderr, /booting on the existing images/);
-    const out = lastJson(v.stdout) as { reused: string; result: Array<{ target: string; exists: boolean; persistedIntact: number; unpersistedIntact: number }> };
+    const out = lastJson(v.stdout) as { reused: string; result: Array<{ target: string; exists: boolean; persistedIntact: number; unpersistedIntact: number; persistedIntactRanges: Array<[number, number]> }> };
     assert.equal(out.reused, '1');
     assert.equal(out.result.length, 3);
-    for (const r of out.result) {
+    out.result.forEach((r, t) => {
       assert.equal(r.exists, true, `${r.target} exists after the power failure`);
       assert.equal(r.persistedIntact, PERSISTED, `${r.target}: every persisted record survived`);
-      console.log(`      ${r.target}: ${r.persistedIntact}/${PERSISTED} persisted records intact, ${r.unpersistedIntact}/${UNPERSISTED} unpersisted ones survived too`);
-    }
+      // Each record counted as persisted: its lines written back, then fenced, before it was acknowledged.
+      const counted = fromRanges(r.persistedIntactRanges);
+      assert.equal(counted.length, r.persistedIntact);
+      assert.deepEqual(flushLogProblems(wrote.flushLogs[t], counted).slice(0, 10), [], `${r.target}: the trace of the writer`);
+      console.log(`      ${r.target}: ${r.persistedIntact}/${PERSISTED} persisted records intact, each written back and fenced before it was acknowledged; ${r.unpersistedIntact}/${UNPERSISTED} unpersisted ones survived too`);
+    });
   });
 });
 
