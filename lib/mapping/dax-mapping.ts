@@ -266,8 +266,9 @@ export class DaxMapping {
    * @returns what was done (`mechanism`: `'deep_flush'`, `'msync'` or `'none'`), whether the memory
    *   survives power loss at all (`durable`), and the `reason`: a region without flush hints (its
    *   `deep_flush` reads 0) needs nothing more; volatile memory has nothing to flush to.
-   * @throws DaxError `ERR_DAX_NOT_SUPPORTED` when the device's region has no `deep_flush` (the kernel
-   *   cannot tell how to flush it); DaxSystemError `EACCES` from `open` of `deep_flush` without root,
+   *   A device in no nd region, or whose region has no `deep_flush` (the kernel knows no flush for it),
+   *   gets `'none'` too, as libpmem2 does nothing more there.
+   * @throws DaxSystemError `EACCES` from `open` of `deep_flush` without root,
    *   or what the kernel's flush returns (`EIO`); from `msync`; DaxMediaError on SIGBUS.
    */
   deepFlush(offset: number = 0, length?: number): DeepFlushResult {

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { binding, type MappingId } from '../binding';
-import { DaxError, DaxSystemError } from '../errors';
+import { DaxSystemError } from '../errors';
 import type { Persistence } from '../pmem/persistence';
 import { DEFAULT_SYSFS, readAttr } from '../pmem/sysfs';
 
@@ -36,10 +36,6 @@ interface Target {
   kind: 'devdax' | 'fsdax' | 'pagecache';
   mapSync: boolean;
   persistence: Readonly<Persistence>;
-}
-
-function notSupported(m: Target, reason: string): DaxError {
-  return new DaxError('ERR_DAX_NOT_SUPPORTED', `No deep flush for '${m.path}': ${reason}`, { reason, path: m.path });
 }
 
 function errnoOf(e: unknown): number | undefined {
@@ -83,14 +79,19 @@ export function deepFlush(h: MappingId, m: Target, offset: number, length: numbe
     return { mechanism: 'msync', durable: true, reason: `msync(MS_SYNC) of the range: ${through}` };
   }
   binding.persist(h, offset, length);
-  if (p.region === null) throw notSupported(m, `${p.device ?? 'the device'} is in no nd region, so the kernel has no deep flush for it (${p.reason})`);
+  // libpmem2 does nothing more where the region has no deep_flush (its open
+  // fails) and neither does daxkit; the result says so.
+  if (p.region === null) {
+    return { mechanism: 'none', durable: true, reason: `${p.device ?? 'the device'} is in no nd region, so the kernel has no deep flush for it; persist() reached the persistence domain (${p.domain}): ${p.reason}` };
+  }
   const file = path.join(DEFAULT_SYSFS, 'bus', 'nd', 'devices', p.region, 'deep_flush');
   const v = readAttr(file);
   if (v === null) {
-    throw notSupported(
-      m,
-      `${p.region} has no deep_flush: the kernel cannot tell how to flush it past the persistence domain (no DIMMs behind it, or no pmem API on this CPU); persist() wrote the lines back`,
-    );
+    return {
+      mechanism: 'none',
+      durable: true,
+      reason: `${p.region} has no deep_flush: the kernel knows no flush for it past the persistence domain (no DIMMs behind it, or no pmem API on this CPU); persist() reached the persistence domain (${p.domain})`,
+    };
   }
   if (v === '0') {
     return {
