@@ -124,6 +124,34 @@ describe('shutdownState() on fixture trees', function () {
     fs.rmSync(tree, { recursive: true, force: true });
   });
 
+  it('a file on device-mapper over pmem: every region under it, their DIMMs once each, summed and joined (a -1 among them: null)', function () {
+    const st = statx(__filename);
+    if (st.devMajor === 0) this.skip(); // pending: this checkout is on no block device (an overlay)
+    const tree = mkTempDir();
+    fs.cpSync(path.join(FIX, 'kinds-nfit-usc'), tree, { recursive: true, verbatimSymlinks: true });
+    const dm = path.join(tree, 'devices', 'virtual', 'block', 'dm-0');
+    fs.mkdirSync(path.join(dm, 'slaves'), { recursive: true });
+    const link = path.join(tree, 'dev', 'block', `${st.devMajor}:${st.devMinor}`);
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(path.relative(path.dirname(link), dm), link);
+    const under = (names: string[]): void => {
+      fs.rmSync(path.join(dm, 'slaves'), { recursive: true, force: true });
+      fs.mkdirSync(path.join(dm, 'slaves'));
+      for (const n of names) fs.symlinkSync(path.relative(path.join(dm, 'slaves'), fs.realpathSync(path.join(tree, 'class', 'block', n))), path.join(dm, 'slaves', n));
+    };
+    try {
+      under(['pmem2', 'pmem0']);
+      const s = shutdownState(__filename, { sysfsRoot: tree });
+      assert.deepEqual([s.regions, s.count, s.id], [['region0', 'region2'], 8, '8089-a2-1834-00000a028089-a2-1834-00000a018089-a2-1834-00000a04']);
+      under(['pmem0', 'pmem1']);
+      const t = shutdownState(__filename, { sysfsRoot: tree });
+      assert.deepEqual([t.regions, t.count], [['region0', 'region1'], null]);
+      assert.match(t.reason!, /nmem2\/nfit\/dirty_shutdown reads -1/);
+    } finally {
+      fs.rmSync(tree, { recursive: true, force: true });
+    }
+  });
+
   it('PAPR: counts without ids: the count is summed, the id is null with the reason', function () {
     const s = shutdownState('pmem0', at('kinds-papr-small'));
     assert.deepEqual([s.count, s.id, s.reason], [7, null, 'nmem0 has no id (papr attributes)']);
