@@ -114,6 +114,8 @@ export interface NativeBinding {
   persist(h: MappingId, offset: number, length: number): void;
   flush(h: MappingId, offset: number, length: number): void;
   drain(h: MappingId): void;
+  /** msync(MS_SYNC) of the page-rounded range, whatever the mapping's persist mode. */
+  msync(h: MappingId, offset: number, length: number): void;
   read(h: MappingId, offset: number, target: ArrayBufferView): void;
   write(h: MappingId, offset: number, source: ArrayBufferView): void;
   copyPersist(h: MappingId, offset: number, source: ArrayBufferView): void;

@@ -6,6 +6,7 @@ export { open } from './mapping/open';
 export type { OpenOptions } from './mapping/open';
 export { DaxMapping, cpuInfo } from './mapping/dax-mapping';
 export type { SyncMode, MappingKind, Granularity, FlushMechanism } from './mapping/dax-mapping';
+export type { DeepFlushResult } from './mapping/deep-flush';
 export type { Persistence, PersistenceDomain, MemoryProvider } from './pmem/persistence';
 export type { MappingStats } from './binding';
 export { statx } from './dax/statx';
@@ -22,6 +23,9 @@ export type { GetDaxFlagOptions, SetDaxFlagOptions, DaxFlagReport, DaxFlagEntry,
 export type { DaxMountMode } from './dax/mount-mode';
 export { listDevices } from './pmem/devices';
 export type { PmemDevice, PmemDeviceType, PmemMode, ListDevicesOptions } from './pmem/devices';
+export { shutdownState } from './pmem/shutdown-state';
+export type { ShutdownState, ShutdownDevice, ShutdownStateOptions } from './pmem/shutdown-state';
+export type { DimmFamily } from './pmem/dimms';
 export type { BadRange } from './pmem/ranges';
 export { badblocks } from './pmem/badblocks';
 export type { BadblocksOptions, BadblocksReport, BadblocksTargetType } from './pmem/badblocks';

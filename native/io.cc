@@ -123,6 +123,20 @@ Napi::Value JS_drain(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// msync(handle, offset, length): msync(MS_SYNC) of the page-rounded range,
+// whatever persist() does for the mapping. deepFlush() goes this way past the
+// persistence domain: the filesystem's fsync path ends in a flush request to
+// the device (the pmem driver's write-pending-queue flush, virtio-pmem's
+// request to the host).
+Napi::Value JS_msync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = GetRegion(info);
+  size_t off, len;
+  if (r == nullptr || !GetRange(info, 1, r, &off, &len)) return env.Undefined();
+  Msync(env, r, r->base + off, len);
+  return env.Undefined();
+}
+
 // read(handle, offset, target): copies target's bytes out of the mapping,
 // under the SIGBUS guard.
 Napi::Value JS_read(const Napi::CallbackInfo& info) {
@@ -195,6 +209,7 @@ void InitIo(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "persist", Binding<JS_persist>, d);
   Export(env, exports, "flush", Binding<JS_flush>, d);
   Export(env, exports, "drain", Binding<JS_drain>, d);
+  Export(env, exports, "msync", Binding<JS_msync>, d);
   Export(env, exports, "read", Binding<JS_read>, d);
   Export(env, exports, "write", Binding<JS_write>, d);
   Export(env, exports, "copyPersist", Binding<JS_copyPersist>, d);

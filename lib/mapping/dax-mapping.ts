@@ -6,6 +6,7 @@ import type { Persistence } from '../pmem/persistence';
 import type { BadRange } from '../pmem/ranges';
 import { DaxError, invalidThis, outOfRange } from '../errors';
 import { toBytes, validateInteger, validateRange } from '../validate';
+import { deepFlush, type DeepFlushResult } from './deep-flush';
 
 /** `'auto'`: MAP_SYNC where the kernel allows it, else MAP_SHARED; `'required'`: MAP_SYNC or throw; `'off'`: MAP_SHARED. */
 export type SyncMode = 'auto' | 'required' | 'off';
@@ -253,6 +254,29 @@ export class DaxMapping {
     validateRange(offset, length, this.length);
     if (sigbusChanged) sigbusGuard();
     binding.flush(h, offset, length);
+  }
+
+  /**
+   * Makes [offset, offset + length) durable past the persistence domain, as libpmem2's
+   * `pmem2_deep_flush()`: `persist()`, then for device DAX "1" written to the nd region's
+   * `deep_flush` (the DIMMs' write-pending queues drain to the media; needs root), for a file
+   * msync(MS_SYNC) of the range (the filesystem's fsync path flushes the device; on virtio-pmem the
+   * host writes its file back). For software that must not depend on the platform draining its
+   * queues on power loss (ADR), or before taking a snapshot of the media.
+   * @returns what was done (`mechanism`: `'deep_flush'`, `'msync'` or `'none'`), whether the memory
+   *   survives power loss at all (`durable`), and the `reason`: a region without flush hints (its
+   *   `deep_flush` reads 0) needs nothing more; volatile memory has nothing to flush to.
+   *   A device in no nd region, or whose region has no `deep_flush` (the kernel knows no flush for it),
+   *   gets `'none'` too, as libpmem2 does nothing more there.
+   * @throws DaxSystemError `EACCES` from `open` of `deep_flush` without root,
+   *   or what the kernel's flush returns (`EIO`); from `msync`; DaxMediaError on SIGBUS.
+   */
+  deepFlush(offset: number = 0, length?: number): DeepFlushResult {
+    const h = DaxMapping.#open(this);
+    if (length === undefined) length = this.#rest(offset);
+    validateRange(offset, length, this.length);
+    if (sigbusChanged) sigbusGuard();
+    return deepFlush(h, this, offset, length);
   }
 
   /** The second half of `persist()`: wait for earlier `flush()`es (SFENCE). */

@@ -39,11 +39,13 @@ export function requireDurable(path: string, p: Persistence): void {
 }
 
 // What persist() does for stores that reach the media directly (MAP_SYNC,
-// devdax), by where the persistence domain ends: write the lines back and
-// fence, only fence (the caches are in the domain), or only fence because
-// nothing would survive anyway (volatile memory: a write-back buys nothing).
+// devdax), by where the persistence domain ends: only fence where the caches
+// are in the domain, or where nothing would survive anyway (volatile memory:
+// a write-back buys nothing); everywhere else write the lines back and fence.
+// A MAP_SYNC mapping whose device daxkit cannot place (a DAX filesystem on a
+// device it does not know) is memory too: its lines are written back.
 function directMode(p: Persistence): PersistMode {
-  return p.domain === 'memory-controller' ? PersistMode.Flush : PersistMode.Fence;
+  return p.domain === 'cpu-cache' || p.domain === 'none' ? PersistMode.Fence : PersistMode.Flush;
 }
 
 function granularityOf(mode: PersistMode, p: Persistence): Granularity {

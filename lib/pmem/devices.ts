@@ -1,13 +1,19 @@
 // listDevices(): every nd region and namespace, pmem block device (and
-// partition) and dax device, as an admin (or ndctl list) sees them.
+// partition) and dax device, CXL memory device and region, as an admin (or
+// ndctl, daxctl and cxl list) sees them, with how each keeps its stores.
 import * as path from 'node:path';
+import { loadCxl, type CxlModel, type CxlRegion } from './cxl-model';
 import { loadModel, namespaceAreas, physicalToDevice, regionCanClear, type DaxDevice, type NdNamespace, type NdRegion, type PmemBlock, type PmemModel } from './nd-model';
+import { sysfsPersistence, type Persistence } from './persistence';
 import { clipRanges, mergeRanges, totalLength, type BadRange } from './ranges';
 import { sysfsRootOption } from './sysfs';
 import { rejectUnknownOptions, validateObject } from '../validate';
 
-/** `'region'`, `'namespace'`, a pmem `'block'` device, a `'partition'` of one, or a `'dax'` character device. */
-export type PmemDeviceType = 'region' | 'namespace' | 'block' | 'partition' | 'dax';
+/**
+ * `'region'`, `'namespace'`, a pmem `'block'` device, a `'partition'` of one, a `'dax'` character
+ * device, a CXL memory device (`'cxl-memdev'`) or a CXL region (`'cxl-region'`).
+ */
+export type PmemDeviceType = 'region' | 'namespace' | 'block' | 'partition' | 'dax' | 'cxl-memdev' | 'cxl-region';
 
 /** ndctl's namespace modes; `'system-ram'` is a dax device onlined as memory (kmem). */
 export type PmemMode = 'fsdax' | 'devdax' | 'raw' | 'sector' | 'system-ram';
@@ -52,6 +58,33 @@ export interface PmemDevice {
    * not the pmem driver on a write, not `ndctl clear-errors`. null when unknown.
    */
   canClearErrors: boolean | null;
+  /** The nd bus (`ndbus0`) of the region holding the device; null outside nd regions. */
+  bus: string | null;
+  /**
+   * The nd bus provider, as the kernel (and ndctl) names it: `'ACPI.NFIT'`, `'CXL'`, `'virtio-pmem'`,
+   * `'e820'`, `'of_pmem'`; null outside nd regions.
+   */
+  provider: string | null;
+  /**
+   * Whether and how stores to this device survive power loss, as a mapping of it would say
+   * (`DaxMapping.persistence`): for a region, namespace, block device or partition, through a
+   * filesystem on it; for a dax device, as device DAX. null for CXL memory devices (which may hold
+   * both persistent and volatile capacity).
+   */
+  persistence: Persistence | null;
+  /** The region refuses writes (`read_only`: an unarmed DIMM, or an admin's choice); null outside nd regions. */
+  readOnly: boolean | null;
+  /** The CXL memory devices behind the device (`['mem0']`); a CXL memory device names itself. null: not CXL. */
+  memdevs: string[] | null;
+  /** The CXL regions the device is in or made of (a CXL memory device: the regions using it). null: not CXL. */
+  cxlRegions: string[] | null;
+  /** CXL memory devices: the serial number as the kernel prints it (`0x1234abcd`). */
+  serial: string | null;
+  /** CXL memory devices: bytes of persistent and of volatile capacity. */
+  pmemSize: number | null;
+  ramSize: number | null;
+  /** CXL memory devices: the firmware version string. */
+  firmwareVersion: string | null;
 }
 
 export interface ListDevicesOptions {
@@ -97,39 +130,77 @@ function namespaceCount(m: PmemModel, ns: NdNamespace): number | null {
   return b === undefined ? null : sectors(diskRanges(m, b));
 }
 
+/** The fields only CXL entries have, empty. */
+const NO_CXL = { memdevs: null, cxlRegions: null, serial: null, pmemSize: null, ramSize: null, firmwareVersion: null };
+
+// A CXL region's persistence: its nd region's, or what its type says.
+function cxlRegionPersistence(m: PmemModel, c: CxlRegion): Persistence | null {
+  const nd = c.ndRegion === null ? undefined : m.regions.find((r) => r.name === c.ndRegion);
+  if (nd !== undefined) return sysfsPersistence(nd.dir, null, 'block');
+  const base = { provider: 'cxl' as const, device: null, region: null };
+  if (c.type === 'ram') return { ...base, domain: 'none', assumed: false, reason: `${c.name}: a CXL RAM region: volatile memory, nothing survives power loss` };
+  if (c.type === 'pmem') {
+    return {
+      ...base,
+      domain: 'memory-controller',
+      assumed: true,
+      reason: `${c.name}: a CXL persistent region with no nd region yet (is cxl_pmem loaded?); CXL persistent memory flushes from the memory controller (ADR), which daxkit assumes`,
+    };
+  }
+  return null;
+}
+
 /**
  * Every nd region and namespace, pmem block device (and partition) and dax
- * device, with what an admin needs: size, mode, alignment, region and
- * persistence domain, NUMA node, and the badblock count. Reads sysfs only
- * (no libndctl); attributes the kernel does not show are null. Regions come
- * in order, each followed by its namespaces and their devices; dax devices of
- * no nd region come last. An empty array means no persistent memory.
+ * device, CXL memory device and CXL region, with what an admin needs: size,
+ * mode, alignment, region and persistence domain, how stores survive power
+ * loss, NUMA node, and the badblock count. Reads sysfs only (no libndctl);
+ * attributes the kernel does not show are null. Regions come in order, each
+ * followed by its namespaces and their devices; then dax devices of no nd
+ * region (dax_hmem, CXL RAM); then CXL memory devices; then CXL regions. An
+ * empty array means no persistent memory or DAX device.
  * @throws SysfsFormatError (`file`, `line`) when an attribute does not hold what the kernel's ABI says.
  */
 export function listDevices(options?: ListDevicesOptions): PmemDevice[] {
   const o = validateObject('options', options);
   rejectUnknownOptions('options', o, ['sysfsRoot']);
-  const m = loadModel(sysfsRootOption(o));
+  const root = sysfsRootOption(o);
+  const m = loadModel(root);
+  const cxl: CxlModel = loadCxl(root);
   const out: PmemDevice[] = [];
-  const base = (r: NdRegion | null): Pick<PmemDevice, 'region' | 'persistenceDomain' | 'canClearErrors'> => ({
-    region: r?.name ?? null,
-    persistenceDomain: r?.persistenceDomain ?? null,
-    canClearErrors: regionCanClear(r),
-  });
-  const daxEntry = (d: DaxDevice): PmemDevice => ({
-    name: d.name,
-    type: 'dax',
-    path: `/dev/${d.name}`,
-    size: d.size,
-    mode: d.driver === 'kmem' ? 'system-ram' : d.driver === 'device_dax' ? 'devdax' : null,
-    map: d.namespace?.map ?? null,
-    align: d.align,
-    ...base(d.region),
-    namespace: d.namespace?.name ?? null,
-    numaNode: d.numaNode,
-    targetNode: d.targetNode,
-    badblockCount: daxCount(m, d),
-  });
+  // What every entry of a region shares: the region, its bus, and its CXL region if it has one.
+  const base = (r: NdRegion | null) => {
+    const c = r === null ? undefined : cxl.regions.find((x) => x.ndRegion === r.name && r.bus?.provider === 'CXL');
+    return {
+      region: r?.name ?? null,
+      persistenceDomain: r?.persistenceDomain ?? null,
+      canClearErrors: regionCanClear(r),
+      bus: r?.bus?.name ?? null,
+      provider: r?.bus?.provider ?? null,
+      readOnly: r?.readOnly ?? null,
+      ...NO_CXL,
+      ...(c === undefined ? {} : { memdevs: c.memdevs, cxlRegions: [c.name] }),
+    };
+  };
+  const daxEntry = (d: DaxDevice): PmemDevice => {
+    const ramRegion = d.region === null ? cxl.regions.find((c) => c.dax.includes(d.name)) : undefined;
+    return {
+      name: d.name,
+      type: 'dax',
+      path: `/dev/${d.name}`,
+      size: d.size,
+      mode: d.driver === 'kmem' ? 'system-ram' : d.driver === 'device_dax' ? 'devdax' : null,
+      map: d.namespace?.map ?? null,
+      align: d.align,
+      ...base(d.region),
+      namespace: d.namespace?.name ?? null,
+      numaNode: d.numaNode,
+      targetNode: d.targetNode,
+      badblockCount: daxCount(m, d),
+      persistence: sysfsPersistence(d.dir, d.name, 'dax'),
+      ...(ramRegion === undefined ? {} : { memdevs: ramRegion.memdevs, cxlRegions: [ramRegion.name] }),
+    };
+  };
   for (const r of m.regions) {
     out.push({
       name: r.name,
@@ -144,6 +215,7 @@ export function listDevices(options?: ListDevicesOptions): PmemDevice[] {
       numaNode: r.numaNode,
       targetNode: r.targetNode,
       badblockCount: sectors(m.list(r.badblocksFile)?.entries),
+      persistence: sysfsPersistence(r.dir, null, 'block'),
     });
     for (const ns of m.namespaces.filter((x) => x.region === r)) {
       // What the namespace, its block device and their partitions share.
@@ -156,14 +228,22 @@ export function listDevices(options?: ListDevicesOptions): PmemDevice[] {
         numaNode: ns.numaNode,
         targetNode: ns.targetNode,
       };
-      out.push({ name: ns.name, type: 'namespace', path: null, size: ns.size, ...fromNs, badblockCount: namespaceCount(m, ns) });
+      out.push({
+        name: ns.name,
+        type: 'namespace',
+        path: null,
+        size: ns.size,
+        ...fromNs,
+        badblockCount: namespaceCount(m, ns),
+        persistence: sysfsPersistence(ns.dir, ns.name, ns.mode === 'devdax' ? 'dax' : 'block'),
+      });
       const b = ns.block === null ? undefined : m.block(ns.block);
       if (b !== undefined) {
         const list = diskRanges(m, b);
-        out.push({ name: b.name, type: 'block', path: `/dev/${b.name}`, size: b.size, ...fromNs, badblockCount: sectors(list) });
+        out.push({ name: b.name, type: 'block', path: `/dev/${b.name}`, size: b.size, ...fromNs, badblockCount: sectors(list), persistence: sysfsPersistence(b.dir, b.name, 'block') });
         for (const p of b.partitions) {
           const within = list === null || p.start === null || p.size === null ? null : clipRanges(list, p.start, p.start + p.size);
-          out.push({ name: p.name, type: 'partition', path: `/dev/${p.name}`, size: p.size, ...fromNs, badblockCount: sectors(within) });
+          out.push({ name: p.name, type: 'partition', path: `/dev/${p.name}`, size: p.size, ...fromNs, badblockCount: sectors(within), persistence: sysfsPersistence(p.dir, p.name, 'block') });
         }
       }
       for (const name of ns.dax) {
@@ -173,5 +253,45 @@ export function listDevices(options?: ListDevicesOptions): PmemDevice[] {
     }
   }
   for (const d of m.dax.filter((x) => x.namespace === null)) out.push(daxEntry(d));
+  const none = { mode: null, map: null, align: null, region: null, namespace: null, persistenceDomain: null, targetNode: null, badblockCount: null, canClearErrors: null, bus: null, provider: null, readOnly: null };
+  for (const d of cxl.memdevs) {
+    const size = d.pmemSize === null && d.ramSize === null ? null : (d.pmemSize ?? 0) + (d.ramSize ?? 0);
+    out.push({
+      ...none,
+      name: d.name,
+      type: 'cxl-memdev',
+      path: `/dev/cxl/${d.name}`,
+      size,
+      numaNode: d.numaNode,
+      persistence: null,
+      memdevs: [d.name],
+      cxlRegions: cxl.regions.filter((c) => c.memdevs.includes(d.name)).map((c) => c.name),
+      serial: d.serial,
+      pmemSize: d.pmemSize,
+      ramSize: d.ramSize,
+      firmwareVersion: d.firmwareVersion,
+    });
+  }
+  for (const c of cxl.regions) {
+    const nd = c.ndRegion === null ? undefined : m.regions.find((r) => r.name === c.ndRegion);
+    out.push({
+      ...none,
+      name: c.name,
+      type: 'cxl-region',
+      path: null,
+      size: c.size,
+      region: nd?.name ?? null,
+      persistenceDomain: nd?.persistenceDomain ?? null,
+      numaNode: nd?.numaNode ?? null,
+      targetNode: nd?.targetNode ?? null,
+      bus: nd?.bus?.name ?? null,
+      provider: nd?.bus?.provider ?? null,
+      readOnly: nd?.readOnly ?? null,
+      persistence: cxlRegionPersistence(m, c),
+      ...NO_CXL,
+      memdevs: c.memdevs,
+      cxlRegions: [c.name],
+    });
+  }
   return out;
 }

@@ -49,6 +49,8 @@ export interface NdRegion {
   /** Physical start address; null when unreadable (not root) or absent. */
   resource: number | null;
   persistenceDomain: string;
+  /** `read_only`: the kernel refuses writes (an unarmed DIMM, or an admin said so); null when absent. */
+  readOnly: boolean | null;
   numaNode: number | null;
   targetNode: number | null;
   badblocksFile: string;
@@ -248,6 +250,7 @@ export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
       align: readUint(path.join(e.dir, 'align')),
       resource: m.privUint(path.join(e.dir, 'resource')),
       persistenceDomain: domain === null || domain === '' ? 'unknown' : domain,
+      readOnly: readFlag(path.join(e.dir, 'read_only')),
       numaNode: readNode(path.join(e.dir, 'numa_node')),
       targetNode: readNode(path.join(e.dir, 'target_node')),
       badblocksFile: path.join(e.dir, 'badblocks'),
@@ -358,6 +361,11 @@ export function loadModel(sysfsRoot = DEFAULT_SYSFS): PmemModel {
     });
   }
   return m;
+}
+
+function readFlag(file: string): boolean | null {
+  const v = readUint(file);
+  return v === null ? null : v !== 0;
 }
 
 // A dax device is one or more physical ranges (mappingN: start, end, and the

@@ -6,7 +6,9 @@
 // `persistence_domain` (absent where the platform does not say), and where
 // the device sits in /sys/devices.
 import * as path from 'node:path';
+import { regionDimms, unsavedDimms } from './dimms';
 import { DEFAULT_SYSFS, readAttr, realpathOrNull } from './sysfs';
+import { ndPlace, stackedUnder, type NdPlace } from './sysfs-place';
 
 /**
  * Where a store has to get before it survives power loss:
@@ -41,32 +43,19 @@ const PROVIDERS: Record<string, MemoryProvider> = {
   of_pmem: 'of-pmem',
 };
 
-interface NdPlace {
-  bus: string;
-  region: string;
-  regionDir: string;
-  provider: string | null;
-}
-
-// The nd bus and region above a device in /sys/devices.
-function ndPlace(real: string): NdPlace | null {
-  const parts = real.split('/');
-  const r = parts.findIndex((p) => /^region\d+$/.test(p));
-  const b = parts.findIndex((p) => /^ndbus\d+$/.test(p));
-  if (r < 0 || b < 0 || b > r) return null;
-  const busDir = parts.slice(0, b + 1).join('/');
-  return { bus: parts[b], region: parts[r], regionDir: parts.slice(0, r + 1).join('/'), provider: readAttr(path.join(busDir, 'provider')) };
-}
+/** How the memory is reached: through a block device (a filesystem, msync/fsync) or as device DAX. */
+export type Access = 'dax' | 'block';
 
 function providerOf(raw: string | null): MemoryProvider {
   if (raw === null) return 'unknown';
   return PROVIDERS[raw] ?? 'unknown';
 }
 
-// The persistence domain of an nd region, as the kernel reports it.
-function regionDomain(p: NdPlace, device: string, access: 'dax' | 'block'): Persistence {
+// The persistence domain of an nd region, as the kernel reports it. `device`
+// is null for the region itself.
+function regionDomain(p: NdPlace, device: string | null, access: Access): Persistence {
   const provider = providerOf(p.provider);
-  const where = `${device} in ${p.region} (provider ${p.provider ?? 'unknown'})`;
+  const where = `${device === null ? p.region : `${device} in ${p.region}`} (provider ${p.provider ?? 'unknown'})`;
   const base = { provider, device, region: p.region };
   if (provider === 'e820') {
     return { ...base, domain: 'none', assumed: false, reason: `${where}: memory given to pmem with memmap=, which is RAM: nothing survives power loss` };
@@ -80,6 +69,14 @@ function regionDomain(p: NdPlace, device: string, access: 'dax' | 'block'): Pers
     }
     return { ...base, domain: 'host', assumed: false, reason: `${where}: virtio-pmem: durable once the host has flushed its file, which msync or fsync asks for` };
   }
+  // A DIMM that is not armed (NVDIMM-N without a charged backup, say) will
+  // not save what it holds when the power goes; the kernel makes the region
+  // read-only, which an admin can undo, but the DIMM still saves nothing.
+  const unsaved = unsavedDimms(regionDimms(p.regionDir));
+  if (unsaved.length > 0) {
+    const which = unsaved.map((u) => `${u.dimm.name} (${u.dimm.family}/flags: ${u.flag})`).join(', ');
+    return { ...base, domain: 'none', assumed: false, reason: `${where}: ${which} will not save its contents on power loss: nothing survives it` };
+  }
   const raw = readAttr(path.join(p.regionDir, 'persistence_domain'));
   if (raw === 'cpu_cache') return { ...base, domain: 'cpu-cache', assumed: false, reason: `${where}: persistence_domain cpu_cache: the platform flushes CPU caches on power loss (eADR)` };
   if (raw === 'memory_controller') return { ...base, domain: 'memory-controller', assumed: false, reason: `${where}: persistence_domain memory_controller: stores must be written back from the CPU caches (ADR)` };
@@ -91,21 +88,31 @@ function regionDomain(p: NdPlace, device: string, access: 'dax' | 'block'): Pers
   };
 }
 
+/**
+ * The persistence of the device (or nd region) whose real directory in
+ * /sys/devices is `real`, reached as `access`: an nd region's (NFIT, CXL,
+ * virtio-pmem, e820...), dax_hmem's, a CXL RAM region's, or an assumption
+ * when the device is in none of them. `device` is null for a region.
+ */
+export function sysfsPersistence(real: string, device: string | null, access: Access): Persistence {
+  const nd = ndPlace(real);
+  if (nd !== null) return regionDomain(nd, device, access);
+  const name = device ?? path.basename(real);
+  if (/\/hmem\.\d+\//.test(real)) {
+    return { domain: 'none', provider: 'hmem', assumed: false, device: name, region: null, reason: `${name}: soft-reserved ("specific purpose") memory exposed by dax_hmem, which is RAM: nothing survives power loss` };
+  }
+  if (/\/dax_region\d+\//.test(real) && real.includes('/ACPI0017:')) {
+    return { domain: 'none', provider: 'cxl', assumed: false, device: name, region: null, reason: `${name}: a CXL RAM region (dax_region): volatile memory, nothing survives power loss` };
+  }
+  return { domain: 'memory-controller', provider: 'unknown', assumed: true, device: name, region: null, reason: `${name}: in no nd region daxkit knows (${real}); daxkit assumes persistent memory behind the memory controller` };
+}
+
 /** The persistence of a device-DAX character device `major:minor`. */
 export function devdaxPersistence(major: number, minor: number, sysRoot = DEFAULT_SYSFS): Persistence {
   const name = `dax${major}:${minor}`;
   const real = realpathOrNull(path.join(sysRoot, 'dev', 'char', `${major}:${minor}`));
   if (real === null) return { domain: 'memory-controller', provider: 'unknown', assumed: true, device: null, region: null, reason: `${name}: not in sysfs; daxkit assumes persistent memory behind the memory controller` };
-  const device = path.basename(real);
-  const nd = ndPlace(real);
-  if (nd !== null) return regionDomain(nd, device, 'dax');
-  if (/\/hmem\.\d+\//.test(real)) {
-    return { domain: 'none', provider: 'hmem', assumed: false, device, region: null, reason: `${device}: soft-reserved ("specific purpose") memory exposed by dax_hmem, which is RAM: nothing survives power loss` };
-  }
-  if (/\/dax_region\d+\//.test(real) && real.includes('/ACPI0017:')) {
-    return { domain: 'none', provider: 'cxl', assumed: false, device, region: null, reason: `${device}: a CXL RAM region (dax_region): volatile memory, nothing survives power loss` };
-  }
-  return { domain: 'memory-controller', provider: 'unknown', assumed: true, device, region: null, reason: `${device}: in no nd region daxkit knows (${real}); daxkit assumes persistent memory behind the memory controller` };
+  return sysfsPersistence(real, path.basename(real), 'dax');
 }
 
 /**
@@ -120,11 +127,32 @@ export function filePersistence(devMajor: number, devMinor: number, fstype: stri
   if (real === null) {
     return { domain: 'storage', provider: 'filesystem', assumed: true, device: null, region: null, reason: `a file on ${fstype ?? 'a filesystem'} without a block device of its own: durable once msync or fsync has returned, as far as the filesystem keeps that promise` };
   }
+  return blockPersistence(real, sysRoot, 0);
+}
+
+// The order in which the devices under a stacked device (device-mapper, md)
+// decide for it: the first domain in this list that any of them has.
+const WEAKEST: PersistenceDomain[] = ['none', 'storage', 'host', 'memory-controller', 'cpu-cache'];
+
+function blockPersistence(real: string, sysRoot: string, depth: number): Persistence {
   const device = path.basename(real);
   const nd = ndPlace(real);
   if (nd !== null) return regionDomain(nd, device, 'block');
   if (/^(ram|zram)\d+$/.test(device)) {
     return { domain: 'none', provider: 'ramdisk', assumed: false, device, region: null, reason: `${device}: a RAM disk: nothing survives power loss` };
+  }
+  // A device-mapper or md device over pmem (dm-linear passes DAX through) is
+  // as durable as the least durable device under it.
+  const under = depth < 8 ? stackedUnder(real, sysRoot) : [];
+  if (under.length > 0) {
+    const parts = under.map((u) => blockPersistence(u, sysRoot, depth + 1));
+    const worst = WEAKEST.map((d) => parts.find((q) => q.domain === d)).find((q) => q !== undefined) as Persistence;
+    return {
+      ...worst,
+      device,
+      assumed: parts.some((q) => q.assumed),
+      reason: `${device} over ${parts.map((q) => q.device).join(', ')}, as durable as the least durable of them: ${worst.reason}`,
+    };
   }
   return { domain: 'storage', provider: 'filesystem', assumed: false, device, region: null, reason: `${device}: storage behind the page cache: durable once msync or fsync has returned` };
 }

@@ -49,6 +49,7 @@ describe('close() and lifetime', function () {
       ['persist', () => m.persist()],
       ['flush', () => m.flush()],
       ['drain', () => m.drain()],
+      ['deepFlush', () => m.deepFlush()],
       ['read', () => m.read(0, 1)],
       ['readInto', () => m.readInto(0, Buffer.alloc(1))],
       ['write', () => m.write(0, Buffer.from('x'))],

@@ -142,11 +142,11 @@ describe('mapping I/O', function () {
     }
   });
 
-  it('persist() and flush() msync exactly the pages of their range, the defaults the rest of the mapping (test build: the trace of msync)', async function () {
+  it('persist(), flush() and deepFlush() msync exactly the pages of their range, the defaults the rest of the mapping (test build: the trace of msync)', async function () {
     needTestBuild(this);
     const f = nextFile(dir);
     fs.writeFileSync(f, Buffer.alloc(4 * PAGE, 1));
-    const ops = [['persist'], ['persist', PAGE], ['persist', 5, 10], ['persist', 4 * PAGE, 0], ['persist', PAGE - 1, 2], ['flush'], ['flush', 100, 1], ['drain'], ['copyPersist', 3 * PAGE + 5, 300], ['write', 0, 10]];
+    const ops = [['persist'], ['persist', PAGE], ['persist', 5, 10], ['persist', 4 * PAGE, 0], ['persist', PAGE - 1, 2], ['flush'], ['flush', 100, 1], ['drain'], ['copyPersist', 3 * PAGE + 5, 300], ['write', 0, 10], ['deepFlush', PAGE + 5, 10], ['deepFlush', 2 * PAGE]];
     // The fixture calls each with the arguments given: ['persist'] is persist(), its defaults.
     const r = await runFixture('flush-trace', [f, '{"sync":"auto"}', JSON.stringify(ops)], { env: testBuildEnv() });
     assert.equal(r.code, 0, r.stderr);
@@ -164,6 +164,9 @@ describe('mapping I/O', function () {
       [],
       msync(3 * PAGE, PAGE),
       [],
+      // deepFlush() on a page-cache file: msync of the pages of its range, its default the rest.
+      msync(PAGE, PAGE),
+      msync(2 * PAGE, 2 * PAGE),
     ]);
   });
 

@@ -378,7 +378,7 @@ describe('errors that say what happened', function () {
 
   it('a method or getter called on something that is not a mapping throws ERR_INVALID_THIS', function () {
     const proto = DaxMapping.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
-    const members = ['persist', 'flush', 'drain', 'read', 'readInto', 'write', 'copyPersist', 'view', 'stats', 'badRanges', 'close'];
+    const members = ['persist', 'flush', 'drain', 'deepFlush', 'read', 'readInto', 'write', 'copyPersist', 'view', 'stats', 'badRanges', 'close'];
     const getters = ['buffer', 'bytes', 'closed'];
     for (const receiver of [{}, null, 1, Object.create(DaxMapping.prototype)]) {
       for (const name of members) {

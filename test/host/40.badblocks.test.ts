@@ -145,10 +145,22 @@ describe('listDevices() on fixture trees', function () {
       numaNode: 0,
       targetNode: 0,
       canClearErrors: false,
+      bus: 'ndbus0',
+      provider: 'ACPI.NFIT',
+      readOnly: null,
+      memdevs: null,
+      cxlRegions: null,
+      serial: null,
+      pmemSize: null,
+      ramSize: null,
+      firmwareVersion: null,
       ...o,
     }) as PmemDevice;
+    const list = listDevices(at('qemu-6.1'));
+    // No persistence_domain in this tree: every entry assumes the memory controller (test/host/45 has the rest).
+    for (const e of list) assert.deepEqual([e.persistence?.domain, e.persistence?.provider, e.persistence?.assumed], ['memory-controller', 'nfit', true], e.name);
     const ns = { mode: 'fsdax', map: 'dev', align: 2097152, size: 1054867456 } as const;
-    assert.deepEqual(listDevices(at('qemu-6.1')), [
+    assert.deepEqual(list.map(({ persistence, ...rest }) => rest), [
       d({ name: 'region0', type: 'region', size: 1073741824, align: 16777216, region: 'region0', badblockCount: 16 }),
       // ndctl's count: the region's list inside the pfn data area (the sector at 100 is in the info block / page map).
       d({ name: 'namespace0.0', type: 'namespace', ...ns, region: 'region0', namespace: 'namespace0.0', badblockCount: 8 }),

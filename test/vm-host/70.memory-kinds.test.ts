@@ -9,6 +9,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { DeepFlushResult, PmemDevice, Persistence, ShutdownState } from '../../lib';
 import { runInVm, vmBlocker } from '../../lib/vm/harness';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
@@ -82,6 +83,27 @@ interface Facts {
     token?: string | null;
   };
   crashWriter?: { records: number; mapSync: boolean };
+  daxkit?: DaxkitFacts;
+}
+
+// ---- issue 13: what daxkit says of each kind (test/fixtures/memory-kinds.ts daxkitFacts()).
+interface Caught {
+  code?: string;
+  message?: string;
+}
+interface DaxkitOn {
+  mapping?: Caught & { kind?: string; mapSync?: boolean; granularity?: string; flushMechanism?: string; persistence?: Persistence };
+  deepFlush?: Caught & Partial<DeepFlushResult>;
+  durabilityRequired?: Caught & { opened?: boolean };
+  durableFileLeft?: boolean;
+  shutdownState?: Caught & Partial<ShutdownState>;
+}
+interface DaxkitFacts {
+  listDevices: PmemDevice[];
+  kinds: Record<string, DaxkitOn | undefined>;
+  cxlFirmware: string | null;
+  cxlSerial: string | null;
+  deepFlushFiles: Record<string, string | null>;
 }
 
 function lastJson(stdout: string): Facts {
@@ -121,6 +143,227 @@ function assertDaxExt4(f: Facts, dev: string, dir: string): void {
   assert.equal(m.dev, dev);
   assert.equal(m.fstype, 'ext4');
   assert.ok(m.opts.includes('dax=always'), `${dir} is mounted ${m.opts.join(',')}`);
+}
+
+const PROVIDER: Record<string, string> = { 'ACPI.NFIT': 'nfit', CXL: 'cxl', 'virtio-pmem': 'virtio-pmem', e820: 'e820' };
+
+function dk(f: Facts): DaxkitFacts {
+  assert.ok(f.daxkit, 'the guest collected nothing from daxkit');
+  return f.daxkit;
+}
+
+function entry(f: Facts, name: string, type?: string): PmemDevice {
+  const e = dk(f).listDevices.find((x) => x.name === name && (type === undefined || x.type === type));
+  assert.ok(e, `listDevices() has no ${type ?? ''} ${name}: ${dk(f).listDevices.map((x) => `${x.type}:${x.name}`).join(' ')}`);
+  return e;
+}
+
+function kind(f: Facts, name: string): DaxkitOn {
+  const k = dk(f).kinds[name];
+  assert.ok(k, `the guest did not try ${name}`);
+  return k;
+}
+
+function persistenceOf(k: DaxkitOn): Persistence {
+  assert.ok(k.mapping?.persistence, `no mapping: ${JSON.stringify(k.mapping)}`);
+  return k.mapping.persistence;
+}
+
+/** listDevices() against ndctl, daxctl and cxl in the same guest; every kind's persistence; shutdownState; deepFlush. */
+function daxkitBoot1(facts: () => Facts): void {
+  describe('daxkit says what each kind is (listDevices, persistence, shutdownState, deepFlush)', function () {
+    it('listDevices(): the same nd regions and namespaces as ndctl list, with their bus, provider, size, mode and devices', function () {
+      const f = facts();
+      const ours = dk(f).listDevices;
+      const theirs: string[] = [];
+      for (const b of f.ndctl) {
+        for (const r of b.regions ?? []) {
+          theirs.push(`region:${r.dev}`);
+          const e = entry(f, r.dev, 'region');
+          assert.equal(e.size, r.size, r.dev);
+          assert.equal(e.bus, b.dev, r.dev);
+          assert.equal(e.provider, b.provider, r.dev);
+          assert.equal(e.persistenceDomain, r.persistence_domain ?? 'unknown', r.dev);
+          assert.equal(e.persistence?.provider, PROVIDER[b.provider], r.dev);
+          assert.equal(e.persistence?.region, r.dev);
+          for (const n of r.namespaces ?? []) {
+            theirs.push(`namespace:${n.dev}`);
+            const ne = entry(f, n.dev, 'namespace');
+            assert.equal(ne.region, r.dev, n.dev);
+            assert.equal(ne.mode, n.mode, n.dev);
+            assert.equal(ne.provider, b.provider, n.dev);
+            if (n.blockdev !== undefined) assert.equal(entry(f, n.blockdev, 'block').namespace, n.dev);
+            if (n.chardev !== undefined) assert.equal(entry(f, n.chardev, 'dax').namespace, n.dev);
+          }
+        }
+      }
+      const mine = ours.filter((e) => e.type === 'region' || e.type === 'namespace').map((e) => `${e.type}:${e.name}`);
+      assert.deepEqual(mine.sort(), theirs.sort());
+    });
+
+    it('listDevices(): every daxctl device with its size; the hmem one outside nd regions, domain none, provider hmem', function () {
+      const f = facts();
+      const theirs = f.daxctl.flatMap((r) => (r.devices ?? []).map((d) => ({ ...d, region: r.path })));
+      assert.ok(theirs.length >= 2, JSON.stringify(f.daxctl));
+      for (const d of theirs) assert.equal(entry(f, d.chardev, 'dax').size, d.size, d.chardev);
+      assert.deepEqual(dk(f).listDevices.filter((e) => e.type === 'dax').map((e) => e.name).sort(), theirs.map((d) => d.chardev).sort());
+      const h = entry(f, path.basename(f.env.PMEM_HMEM_DEVDAX), 'dax');
+      assert.equal(h.region, null);
+      assert.equal(h.provider, null);
+      assert.equal(h.mode, 'devdax');
+      assert.equal(h.persistence?.domain, 'none');
+      assert.equal(h.persistence?.provider, 'hmem');
+      assert.equal(h.persistence?.assumed, false);
+    });
+
+    it('listDevices(): the CXL memdev (serial, capacities, firmware) and region as cxl list shows them, linked to the nd region they back', function () {
+      const f = facts();
+      const memdev = f.env.PMEM_CXL_MEMDEV;
+      const md = f.cxlMemdevs.find((m) => m.memdev === memdev) as { memdev: string; pmem_size?: number; ram_size?: number; serial?: number } | undefined;
+      assert.ok(md);
+      const e = entry(f, memdev, 'cxl-memdev');
+      assert.equal(e.path, `/dev/cxl/${memdev}`);
+      assert.ok(e.serial !== null && md.serial !== undefined);
+      assert.equal(BigInt(e.serial), BigInt(md.serial), 'serial');
+      assert.equal(e.pmemSize, md.pmem_size);
+      assert.equal(e.ramSize ?? 0, md.ram_size ?? 0);
+      assert.equal(e.firmwareVersion, dk(f).cxlFirmware);
+      assert.deepEqual(e.cxlRegions, [f.env.PMEM_CXL_REGION]);
+      assert.equal(e.persistence, null);
+      const cr = f.cxlRegions.find((r) => r.region === f.env.PMEM_CXL_REGION);
+      assert.ok(cr);
+      const re = entry(f, f.env.PMEM_CXL_REGION, 'cxl-region');
+      assert.equal(re.size, cr.size);
+      assert.deepEqual(re.memdevs, cr.mappings?.map((m) => m.memdev));
+      assert.equal(re.region, f.env.PMEM_CXL_ND_REGION);
+      assert.equal(re.provider, 'CXL');
+      assert.equal(re.persistence?.domain, 'memory-controller');
+      assert.equal(re.persistence?.provider, 'cxl');
+      const nd = entry(f, f.env.PMEM_CXL_ND_REGION, 'region');
+      assert.deepEqual(nd.memdevs, [memdev]);
+      assert.deepEqual(nd.cxlRegions, [f.env.PMEM_CXL_REGION]);
+      assert.deepEqual(entry(f, f.env.PMEM_CXL_NAMESPACE, 'namespace').memdevs, [memdev]);
+      const ours = dk(f).listDevices.filter((x) => x.type === 'cxl-memdev').map((x) => x.name);
+      assert.deepEqual(ours.sort(), f.cxlMemdevs.map((m) => m.memdev).sort());
+    });
+
+    it('NFIT (mem-ctrl): a MAP_SYNC file and the devdax device are memory-controller, provider nfit, not assumed, lines written back', function () {
+      const f = facts();
+      for (const k of ['nfitFile', 'nfitDevdax']) {
+        const m = kind(f, k).mapping!;
+        const p = persistenceOf(kind(f, k));
+        assert.deepEqual([p.domain, p.provider, p.assumed], ['memory-controller', 'nfit', false], `${k}: ${p.reason}`);
+        assert.equal(m.granularity, 'cacheline', k);
+        assert.match(m.flushMechanism ?? '', /^clflush|^clwb/, k);
+      }
+      assert.equal(kind(f, 'nfitFile').mapping!.mapSync, true);
+      assert.equal(kind(f, 'nfitDevdax').mapping!.kind, 'devdax');
+      assert.equal(kind(f, 'nfitDevdax').durabilityRequired?.opened, true);
+    });
+
+    it('virtio-pmem: fsdax without MAP_SYNC, domain host, provider virtio-pmem, msync persistence', function () {
+      const k = kind(facts(), 'virtioFile');
+      const p = persistenceOf(k);
+      assert.deepEqual([p.domain, p.provider, p.assumed], ['host', 'virtio-pmem', false], p.reason);
+      assert.deepEqual([k.mapping!.kind, k.mapping!.mapSync, k.mapping!.granularity, k.mapping!.flushMechanism], ['fsdax', false, 'page', 'msync']);
+      assert.equal(k.durabilityRequired?.opened, true, JSON.stringify(k.durabilityRequired));
+    });
+
+    it('hmem devdax: maps, domain none, no flush promised; durability: required refused with ERR_DAX_NOT_DURABLE', function () {
+      const k = kind(facts(), 'hmemDevdax');
+      const p = persistenceOf(k);
+      assert.deepEqual([p.domain, p.provider, p.assumed], ['none', 'hmem', false], p.reason);
+      assert.deepEqual([k.mapping!.kind, k.mapping!.granularity, k.mapping!.flushMechanism], ['devdax', 'none', 'none']);
+      assert.equal(k.durabilityRequired?.code, 'ERR_DAX_NOT_DURABLE', JSON.stringify(k.durabilityRequired));
+      assert.match(k.durabilityRequired?.message ?? '', /soft-reserved/);
+    });
+
+    it('CXL pmem: fsdax with MAP_SYNC, domain memory-controller, provider cxl, not assumed', function () {
+      const k = kind(facts(), 'cxlFile');
+      const p = persistenceOf(k);
+      assert.deepEqual([p.domain, p.provider, p.assumed, p.region], ['memory-controller', 'cxl', false, facts().env.PMEM_CXL_ND_REGION], p.reason);
+      assert.deepEqual([k.mapping!.kind, k.mapping!.mapSync, k.mapping!.granularity], ['fsdax', true, 'cacheline']);
+    });
+
+    it('memmap= (e820): its region, namespace and block device say domain none, provider e820', function () {
+      const f = facts();
+      const b = entry(f, path.basename(f.env.PMEM_LEGACY_DEV), 'block');
+      assert.equal(b.provider, 'e820');
+      for (const e of [b, entry(f, b.region!, 'region'), entry(f, b.namespace!, 'namespace')]) {
+        assert.deepEqual([e.persistence?.domain, e.persistence?.provider, e.persistence?.assumed], ['none', 'e820', false], e.name);
+      }
+    });
+
+    it('the unarmed DIMM: its region listed read-only and not durable (not_armed), the other NFIT regions writable', function () {
+      const f = facts();
+      for (const e of dk(f).listDevices.filter((x) => x.type === 'region' && x.provider === 'ACPI.NFIT')) {
+        const unarmed = e.name === f.env.PMEM_UNARMED_REGION;
+        assert.equal(e.readOnly, unarmed, e.name);
+        if (unarmed) {
+          assert.equal(e.persistence?.domain, 'none');
+          assert.match(e.persistence?.reason ?? '', new RegExp(`${f.env.PMEM_UNARMED_NMEM} \\(nfit/flags: not_armed\\)`));
+        } else {
+          assert.equal(e.persistence?.domain, 'memory-controller', e.name);
+        }
+      }
+      assert.equal(entry(f, path.basename(f.env.PMEM_UNARMED_DEV), 'block').readOnly, true);
+    });
+
+    it("shutdownState(): null with the reason on QEMU's NFIT (no dirty_shutdown) and on kinds with no DIMMs; the CXL DIMM linked to its memdev", function () {
+      const f = facts();
+      const nfit = kind(f, 'nfitFile').shutdownState!;
+      assert.equal(nfit.code, undefined, JSON.stringify(nfit));
+      assert.equal(nfit.count, null);
+      assert.deepEqual(nfit.regions, [entry(f, path.basename(f.env.PMEM_EXT4_DEV), 'block').region]);
+      assert.equal(nfit.devices?.length, 1);
+      assert.equal(nfit.devices![0].family, 'nfit');
+      assert.match(nfit.reason ?? '', /nfit\/dirty_shutdown/);
+      assert.equal(kind(f, 'nfitDevdax').shutdownState?.count, null);
+      const virtio = kind(f, 'virtioFile').shutdownState!;
+      assert.deepEqual([virtio.count, virtio.id, virtio.regions, virtio.devices], [null, null, [f.env.PMEM_VIRTIO_REGION], []]);
+      assert.match(virtio.reason ?? '', /no DIMMs/);
+      const hmem = kind(f, 'hmemDevdax').shutdownState!;
+      assert.deepEqual([hmem.count, hmem.regions], [null, []]);
+      assert.match(hmem.reason ?? '', /in no nd region/);
+      const legacy = kind(f, 'legacy').shutdownState!;
+      assert.deepEqual([legacy.count, legacy.devices], [null, []]);
+      const cxl = kind(f, 'cxlFile').shutdownState!;
+      assert.equal(cxl.count, null, JSON.stringify(cxl));
+      assert.deepEqual(cxl.regions, [f.env.PMEM_CXL_ND_REGION]);
+      assert.equal(cxl.devices?.length, 1);
+      assert.equal(cxl.devices![0].memdev, f.env.PMEM_CXL_MEMDEV);
+      assert.equal(cxl.devices![0].id, BigInt(dk(f).cxlSerial ?? '-1').toString(10), 'the id is the memdev serial in decimal');
+    });
+
+    it('deepFlush(): msync on files, the region deep_flush on NFIT devdax as the kernel offers it, nothing on volatile memory', function () {
+      const f = facts();
+      for (const k of ['nfitFile', 'virtioFile', 'cxlFile']) assert.deepEqual([kind(f, k).deepFlush?.mechanism, kind(f, k).deepFlush?.durable], ['msync', true], `${k}: ${JSON.stringify(kind(f, k).deepFlush)}`);
+      const dd = kind(f, 'nfitDevdax');
+      const hint = dk(f).deepFlushFiles[dd.mapping!.persistence!.region!];
+      assert.equal(dd.deepFlush?.mechanism, hint === '1' ? 'deep_flush' : 'none', `deep_flush reads ${hint}: ${JSON.stringify(dd.deepFlush)}`);
+      assert.equal(dd.deepFlush?.durable, true);
+      if (hint === '0') assert.match(dd.deepFlush?.reason ?? '', /reads 0: the platform offers no flush hints/);
+      assert.deepEqual([kind(f, 'hmemDevdax').deepFlush?.mechanism, kind(f, 'hmemDevdax').deepFlush?.durable], ['none', false]);
+    });
+  });
+}
+
+/** The second guest: NFIT with --nvdimm-persistence cpu. */
+function daxkitBoot2(facts: () => Facts): void {
+  describe('daxkit says what each kind is, with the cpu persistence domain', function () {
+    it('NFIT (cpu): domain cpu-cache, a fence is enough (byte granularity, no write-back); CXL stays memory-controller', function () {
+      const f = facts();
+      for (const k of ['nfitFile', 'nfitDevdax']) {
+        const p = persistenceOf(kind(f, k));
+        assert.deepEqual([p.domain, p.provider, p.assumed], ['cpu-cache', 'nfit', false], `${k}: ${p.reason}`);
+        assert.deepEqual([kind(f, k).mapping!.granularity, kind(f, k).mapping!.flushMechanism], ['byte', 'none'], k);
+      }
+      assert.equal(persistenceOf(kind(f, 'cxlFile')).domain, 'memory-controller');
+      for (const e of dk(f).listDevices.filter((x) => x.type === 'region' && x.provider === 'ACPI.NFIT')) {
+        assert.equal(e.persistence?.domain, e.name === f.env.PMEM_UNARMED_REGION ? 'none' : 'cpu-cache', e.name);
+      }
+    });
+  });
 }
 
 const STATX_ATTR_DAX = 0x200000n;
@@ -261,6 +504,8 @@ describe('the VM harness kinds of memory (one guest with all of them, a power cu
       assert.equal(f.env.PMEM_IMAGES_REUSED, '0');
     });
 
+    daxkitBoot1(() => f);
+
     describe(`boot 2, after the power cut, on the same images: ${BOOT2.join(' ')}`, function () {
       let g: Facts;
       before(async function () {
@@ -300,6 +545,8 @@ describe('the VM harness kinds of memory (one guest with all of them, a power cu
         assert.equal(g.ndRegions[g.env.PMEM_UNARMED_REGION].readOnly, '1');
         assert.equal(region(bus(g, 'CXL'), g.env.PMEM_CXL_ND_REGION).persistence_domain, 'memory_controller', 'CXL does not follow the NFIT option');
       });
+
+      daxkitBoot2(() => g);
     });
   });
 });
