@@ -121,6 +121,39 @@ describe('daxkit/promises', function () {
     }
   });
 
+  it('reads options as the synchronous form does: through the prototype chain and getters (a dry run stays dry), Buffers and URLs named as such', async function () {
+    const file = path.join(dir, 'file');
+    daxkit.setDaxFlag(file, false);
+    class DryRun {
+      get dryRun(): boolean {
+        return true;
+      }
+    }
+    for (const [what, options] of [
+      ['Object.create({ dryRun: true })', Object.create({ dryRun: true }) as object],
+      ['a class whose getter says dryRun', new DryRun()],
+    ] as const) {
+      const s = syncOutcome(() => daxkit.setDaxFlag(file, true, options));
+      const p = await asyncOutcome(() => promises.setDaxFlag(file, true, options));
+      // Structured clone drops what is not an own property: the worker made a real run of a dry one.
+      assert.equal(daxkit.getDaxFlag(file), false, `${what}: the promise changed the flag on disk, the synchronous call did not`);
+      assertSame(`setDaxFlag(${what})`, s, p);
+    }
+    const cases: Array<[string, unknown[]]> = [
+      ['an inherited bad option', [file, Object.create({ followSymlinks: 'no' })]],
+      ['an empty Buffer path', [Buffer.alloc(0)]],
+      ['a Buffer path with a NUL', [Buffer.from('/tmp\0x')]],
+      ['a URL path', [new URL('file:///tmp')]],
+      ['a Buffer option value', [file, { followSymlinks: Buffer.from('x') }]],
+      ['a URL option value', [file, { followSymlinks: new URL('file:///tmp') }]],
+    ];
+    for (const [what, a] of cases) {
+      assertSame(`statx(${what})`, syncOutcome(() => daxkit.statx(...(a as [string]))), await asyncOutcome(() => promises.statx(...(a as [string]))));
+    }
+    const range = Object.create({ offset: -1, length: 1 }) as { offset: number; length: number };
+    assertSame('clearBadblocks(an inherited range)', syncOutcome(() => daxkit.clearBadblocks(file, range)), await asyncOutcome(() => promises.clearBadblocks(file, range)));
+  });
+
   describe('on a loop-mounted xfs', function () {
     const blocker = loopMountBlocker('xfs');
     let lm: LoopMount;
