@@ -17,6 +17,7 @@ import { PERCENTILES, SCHEMA, type BenchDocument, type JobReport } from '../../l
 import { ciOfMeans, Histogram, Moments } from '../../lib/bench/stats';
 import { findHostDax } from '../../lib/bench/target';
 import { fmtRatio } from '../../lib/bench/units';
+import { runFio } from '../../lib/bench/fio';
 import { commandExists, mkTempDir } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
@@ -679,6 +680,19 @@ describe('daxkit bench', function () {
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
     const tiny = ['--size', '1M', '--bs', '4k', '--pattern', 'seq', '--backend', 'pread', '--no-fio', '--no-calibrate', '--no-faults', ...FAST];
+
+    it("fio writes the target itself, whatever its name: a ':' in the path does not make fio split it into other files", function () {
+      if (!commandExists('fio')) return this.skip(); // pending: fio is not installed
+      fs.writeFileSync(path.join(dir, 'a'), 'precious');
+      fs.mkdirSync(path.join(dir, 'a:b'));
+      const target = path.join(dir, 'a:b', 'target');
+      fs.writeFileSync(target, Buffer.alloc(64 * KiB));
+      const r = runFio({ engine: 'psync', rw: 'write', bs: 4 * KiB, path: target, size: 64 * KiB, timeMs: 50, warmupMs: 0 });
+      assert.ok(r.ok, `fio failed: ${r.ok ? '' : r.error}`);
+      assert.equal(fs.readFileSync(path.join(dir, 'a'), 'utf8'), 'precious', 'fio wrote into the file named by the path up to the colon');
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['a', 'a:b'], 'fio made files outside the target');
+      assert.notDeepEqual(fs.readFileSync(target), Buffer.alloc(64 * KiB), 'the target was not written');
+    });
 
     it('refuses to overwrite a file that holds data without --yes (exit 1), and keeps it with --yes', function () {
       const f = path.join(dir, 'precious');
