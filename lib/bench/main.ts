@@ -21,6 +21,7 @@ import { executeRun } from './run';
 import { renderDocument } from './table';
 import { checkData, checkSpace, defaultBaselineDir, findHostDax, locate, prepare, RefusedError, shmDir, workingSet, type Prepared } from './target';
 import { fmtSize, GiB, MiB } from './units';
+import { terminalSafe } from '../fs/path-bytes';
 
 // Files to remove and devices to zero if the run is interrupted.
 const cleanups = new Set<() => void>();
@@ -163,7 +164,7 @@ async function localRun(arg: string, opts: BenchOptions, progress: Progress, lab
       try {
         p.cleanup();
       } catch (e) {
-        process.stderr.write(`daxkit bench: cleaning up ${p.spec.path} failed: ${(e as Error).message}\n`);
+        process.stderr.write(terminalSafe(`daxkit bench: cleaning up ${p.spec.path} failed: ${(e as Error).message}\n`));
       }
     }
   }
@@ -304,7 +305,7 @@ function emit(doc: BenchDocument, opts: BenchOptions): void {
   if (opts.html) fs.writeFileSync(opts.html, renderHtml(doc));
   if (opts.svg) fs.writeFileSync(opts.svg, renderSvg(doc));
   if (opts.json) process.stdout.write(text);
-  else if (opts.report === null || (opts.html === null && opts.svg === null)) process.stdout.write(renderDocument(doc));
+  else if (opts.report === null || (opts.html === null && opts.svg === null)) process.stdout.write(terminalSafe(renderDocument(doc)));
 }
 
 /** A saved JSON document; a file that is not one is a usage error. */
@@ -333,7 +334,7 @@ export async function runBench(argv: string[]): Promise<number> {
   if (opts.compare) {
     const [a, b] = opts.compare.map(loadDocument);
     const r = compareDocuments(a, b, opts.compare[0], opts.compare[1]);
-    process.stdout.write(opts.json ? `${JSON.stringify(r.json, null, 2)}\n` : r.text);
+    process.stdout.write(opts.json ? `${JSON.stringify(r.json, null, 2)}\n` : terminalSafe(r.text));
     return 0;
   }
 
@@ -367,12 +368,12 @@ export async function runBench(argv: string[]): Promise<number> {
     }
     const doc = document(runs, runContext(), argv, extra);
     emit(doc, opts);
-    for (const f of doc.failures) process.stderr.write(`daxkit bench: ${f}\n`);
+    for (const f of doc.failures) process.stderr.write(terminalSafe(`daxkit bench: ${f}\n`));
     return doc.failures.length > 0 ? 1 : 0;
   } catch (e) {
     progress.clear();
     if (e instanceof RefusedError) {
-      process.stderr.write(`daxkit bench: ${e.message}\n`);
+      process.stderr.write(terminalSafe(`daxkit bench: ${e.message}\n`));
       return 1;
     }
     throw e;

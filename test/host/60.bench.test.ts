@@ -694,6 +694,16 @@ describe('daxkit bench', function () {
       assert.notDeepEqual(fs.readFileSync(target), Buffer.alloc(64 * KiB), 'the target was not written');
     });
 
+    it('control characters in the target path (ESC, BEL, CR) reach neither the table nor the progress lines raw', function () {
+      const sub = path.join(dir, 'x\x1b]0;title\x07\rz');
+      fs.mkdirSync(sub);
+      const r = bench([sub, ...tiny]);
+      assert.equal(r.status, 0, r.stderr);
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(r.stdout + r.stderr, /[\x07\x1b\r]/, 'a raw control character reached the terminal');
+      assert.ok(r.stdout.includes('x\\x1b]0;title\\x07\\rz'), 'the path is shown escaped');
+    });
+
     it('refuses to overwrite a file that holds data without --yes (exit 1), and keeps it with --yes', function () {
       const f = path.join(dir, 'precious');
       const data = Buffer.alloc(MiB, 0);
