@@ -14,7 +14,11 @@ import type { Role } from './report';
 import { fmtSize, MiB } from './units';
 import { nameOnPrototype, UsageError } from '../errors';
 
-/** The target holds data and --yes was not given (exit status 1). */
+/**
+ * A target that cannot be benchmarked as it is (exit status 1, not a usage
+ * error: the command line was right, the path was not): missing, of a kind
+ * bench does not run on, or holding data without --yes.
+ */
 export class RefusedError extends Error {}
 nameOnPrototype(RefusedError);
 
@@ -31,22 +35,22 @@ export function locate(arg: string, role: Role = 'target'): Located {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     const dir = path.dirname(p);
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${arg}: no such file or directory`);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new RefusedError(`${arg}: no such file or directory`);
     return { type: 'file', path: p, exists: false, removeAfter: true };
   }
   if (st.isDirectory()) return { type: 'file', path: path.join(p, `daxkit-bench-${process.pid}${role === 'baseline' ? '.baseline' : ''}.dat`), exists: false, removeAfter: true };
   if (st.isFile()) return { type: 'file', path: p, exists: true, removeAfter: false };
   if (st.isCharacterDevice()) {
     const device = devdaxOf(p);
-    if (device === null) throw new UsageError(`${arg} is a character device but not a devdax device (/sys/dev/char/MAJ:MIN/subsystem is not dax)`);
+    if (device === null) throw new RefusedError(`${arg} is a character device but not a devdax device (/sys/dev/char/MAJ:MIN/subsystem is not dax)`);
     return { type: 'devdax', path: p, device };
   }
   if (st.isBlockDevice()) {
-    throw new UsageError(
+    throw new RefusedError(
       `${arg} is a block device: daxkit bench needs a file or directory on a filesystem mounted on it (mkfs.ext4 or mkfs.xfs, then mount -o dax), or the namespace as devdax (ndctl create-namespace -m devdax)`,
     );
   }
-  throw new UsageError(`${arg} is neither a file, a directory nor a devdax device`);
+  throw new RefusedError(`${arg} is neither a file, a directory nor a devdax device`);
 }
 
 /** The working set rounded up to what the target accepts (a devdax device's align). */

@@ -704,6 +704,18 @@ describe('daxkit bench', function () {
       assert.ok(r.stdout.includes('x\\x1b]0;title\\x07\\rz'), 'the path is shown escaped');
     });
 
+    it('a TARGET that is missing or of a kind bench does not run on is an error (exit 1), not a usage error (2), as with every other command', function () {
+      const missing = bench([path.join(dir, 'no', 'such'), ...tiny]);
+      assert.equal(missing.status, 1, missing.stderr);
+      assert.match(missing.stderr, /no such file or directory/);
+      assert.doesNotMatch(missing.stderr, /Try 'daxkit bench --help'/);
+      const fifo = path.join(dir, 'fifo');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      const r = bench([fifo, ...tiny]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /is neither a file, a directory nor a devdax device/);
+    });
+
     it('refuses to overwrite a file that holds data without --yes (exit 1), and keeps it with --yes', function () {
       const f = path.join(dir, 'precious');
       const data = Buffer.alloc(MiB, 0);
