@@ -204,6 +204,32 @@ describe('daxkit/promises', function () {
     });
   });
 
+  it('a worker that stops before answering rejects its call with ERR_DAX_WORKER_EXITED (a DaxError with the cause); the calls after it run on a new worker', async function () {
+    const lib = JSON.stringify(path.join(ROOT, 'dist', 'lib', 'promises.js'));
+    const index = JSON.stringify(path.join(ROOT, 'dist', 'lib', 'index.js'));
+    // The first request is not delivered: its worker is terminated instead, as a crash would end it.
+    const script = `
+      const wt = require('node:worker_threads');
+      const post = wt.Worker.prototype.postMessage;
+      wt.Worker.prototype.postMessage = function () { wt.Worker.prototype.postMessage = post; void this.terminate(); };
+      const p = require(${lib});
+      const { DaxError } = require(${index});
+      p.statx(${JSON.stringify(dir)}).then(
+        () => console.log('resolved'),
+        (e) => {
+          console.log(JSON.stringify({ code: e.code, name: e.name, dax: e instanceof DaxError, cause: e.cause !== undefined, message: e.message }));
+          return p.statx(${JSON.stringify(dir)}).then((s) => console.log(typeof s.mode));
+        },
+      );`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const [first, second] = r.stdout.trim().split('\n');
+    const e = JSON.parse(first) as { code: string; name: string; dax: boolean; cause: boolean; message: string };
+    assert.deepEqual({ code: e.code, name: e.name, dax: e.dax, cause: e.cause }, { code: 'ERR_DAX_WORKER_EXITED', name: 'DaxError', dax: true, cause: true });
+    assert.match(e.message, /the worker thread running statx\(\) stopped/);
+    assert.equal(second, 'number', 'the next call, on a new worker');
+  });
+
   it('an idle worker does not keep the process alive; a pending call does, until it settles', function () {
     const lib = JSON.stringify(path.join(ROOT, 'dist', 'lib', 'promises.js'));
     const r = spawnSync(process.execPath, ['-e', `require(${lib}).statx(${JSON.stringify(dir)}).then((s) => console.log(typeof s.mode))`], { encoding: 'utf8', timeout: 30_000 });
