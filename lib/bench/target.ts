@@ -170,24 +170,36 @@ export function prepare(loc: Located, size: number, seed: number, role: Role, da
   }
   let kind: TargetKind;
   const created = !loc.exists;
+  let fd: number;
   try {
-    const m = open(loc.path, { size, create: true, mode: 0o600 });
+    // A file the benchmark makes (in a directory it was given, os.tmpdir() by
+    // default) is made, never found: O_EXCL | O_NOFOLLOW, so a name planted
+    // there beforehand (a symlink to /etc/passwd, in a shared directory) is
+    // refused rather than written through as root; and all that follows goes
+    // through this fd, never through the name again.
+    const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR } = fs.constants;
+    fd = created ? fs.openSync(loc.path, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR, 0o600) : fs.openSync(loc.path, 'r+');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST' || (e as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new RefusedError(`${loc.path} appeared before the benchmark made it (something else made that name, perhaps a symlink): it is left alone; run again, or give another directory`);
+    }
+    throw e;
+  }
+  try {
+    const m = open(fd, { size, create: true });
     kind = m.kind;
     m.close();
-    const fd = fs.openSync(loc.path, 'r+');
-    try {
-      for (let off = 0; off < size; off += MiB) {
-        const n = Math.min(MiB, size - off);
-        fillPattern(chunk.subarray(0, n), off, seed);
-        fs.writeSync(fd, chunk, 0, n, off);
-      }
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+    for (let off = 0; off < size; off += MiB) {
+      const n = Math.min(MiB, size - off);
+      fillPattern(chunk.subarray(0, n), off, seed);
+      fs.writeSync(fd, chunk, 0, n, off);
     }
+    fs.fsyncSync(fd);
   } catch (e) {
     if (created) fs.rmSync(loc.path, { force: true });
     throw e;
+  } finally {
+    fs.closeSync(fd);
   }
   return {
     role,

@@ -15,7 +15,7 @@ import { parseOptions } from '../../lib/bench/options';
 import { Cursor, fillPattern, payload, RANDOM_TABLE, scanF64 } from '../../lib/bench/pattern';
 import { PERCENTILES, SCHEMA, type BenchDocument, type JobReport } from '../../lib/bench/report';
 import { ciOfMeans, Histogram, Moments } from '../../lib/bench/stats';
-import { findHostDax } from '../../lib/bench/target';
+import { findHostDax, locate, prepare, RefusedError } from '../../lib/bench/target';
 import { fmtRatio } from '../../lib/bench/units';
 import { runFio } from '../../lib/bench/fio';
 import { commandExists, mkTempDir } from '../helpers';
@@ -714,6 +714,25 @@ describe('daxkit bench', function () {
       const r = bench([fifo, ...tiny]);
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /is neither a file, a directory nor a devdax device/);
+    });
+
+    it("never writes through a name planted where it makes its file (a symlink to another file, in a shared directory): refused, and that file is untouched", function () {
+      const victim = path.join(dir, 'victim');
+      fs.writeFileSync(victim, 'precious');
+      const loc = locate(dir);
+      assert.equal(loc.type, 'file');
+      fs.symlinkSync(victim, loc.path);
+      assert.throws(() => prepare(loc, MiB, 1, 'target', 'a new file'), (e: Error) => e instanceof RefusedError && /appeared before the benchmark made it/.test(e.message));
+      assert.equal(fs.readFileSync(victim, 'utf8'), 'precious', 'the benchmark wrote through the symlink');
+      assert.equal(fs.lstatSync(loc.path).isSymbolicLink(), true, 'the planted name is left as it was');
+      fs.unlinkSync(loc.path);
+      const p = prepare(loc, MiB, 1, 'target', 'a new file');
+      try {
+        assert.equal(fs.statSync(loc.path).size, MiB, 'a fresh name is made and filled');
+      } finally {
+        p.cleanup();
+      }
+      assert.equal(fs.existsSync(loc.path), false);
     });
 
     it('refuses to overwrite a file that holds data without --yes (exit 1), and keeps it with --yes', function () {
