@@ -19,7 +19,7 @@ import { assertDocument, SCHEMA, type BenchDocument, type RunReport } from './re
 import { calibrationCandidates, calibrationModule } from './native';
 import { executeRun } from './run';
 import { renderDocument } from './table';
-import { checkData, checkSpace, defaultBaselineDir, findHostDax, locate, prepare, RefusedError, shmDir, workingSet, type Prepared } from './target';
+import { checkData, checkSpace, defaultBaselineDir, findHostDax, locate, newFile, prepare, RefusedError, shmDir, workingSet, type Prepared } from './target';
 import { fmtSize, GiB, MiB } from './units';
 import { terminalSafe } from '../fs/path-bytes';
 
@@ -104,7 +104,7 @@ async function localRun(arg: string, opts: BenchOptions, progress: Progress, lab
         standIn = true;
         const shm = shmDir();
         if (shm !== null && path.dirname(target.spec.path) !== shm) {
-          const sl = locate(path.join(shm, `daxkit-bench-standin-${process.pid}.dat`));
+          const sl = newFile(path.join(shm, `daxkit-bench-standin-${process.pid}.dat`));
           const s = track(prepare(sl, calSize, opts.seed, 'target', 'stand-in'));
           made.push(s);
           memory = { path: s.spec.path, kind: 'pagecache', size: calSize };
@@ -119,7 +119,7 @@ async function localRun(arg: string, opts: BenchOptions, progress: Progress, lab
         pagecache = { path: pcFile, kind: 'pagecache', size: calSize };
       } else {
         const dir = shmDir() ?? os.tmpdir();
-        const pl = locate(path.join(dir, `daxkit-bench-pagecache-${process.pid}.dat`));
+        const pl = newFile(path.join(dir, `daxkit-bench-pagecache-${process.pid}.dat`));
         const p = track(prepare(pl, calSize, opts.seed, 'baseline', 'page-cached file for the calibration'));
         made.push(p);
         pagecache = { path: p.spec.path, kind: 'pagecache', size: calSize };

@@ -26,6 +26,15 @@ export type Located =
   | { type: 'file'; path: string; exists: boolean; removeAfter: boolean }
   | { type: 'devdax'; path: string; device: { name: string; size: number; align: number } };
 
+/**
+ * A file of the benchmark's own (a stand-in, a page-cache copy) under a name
+ * it chose: to be made, never found (prepare() creates it O_EXCL |
+ * O_NOFOLLOW), whatever lies under that name now.
+ */
+export function newFile(p: string): Located {
+  return { type: 'file', path: path.resolve(p), exists: false, removeAfter: true };
+}
+
 /** What the user's TARGET argument names. */
 export function locate(arg: string, role: Role = 'target'): Located {
   const p = path.resolve(arg);

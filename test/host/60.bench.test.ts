@@ -172,7 +172,8 @@ describe('daxkit bench', function () {
     });
 
     it('usage errors exit with 2 and a message on stderr; --help exits 0', function () {
-      for (const args of [['--bs', '3'], ['--nope'], ['/nonexistent/dir/f']]) {
+      // (A TARGET that does not exist is an error, 1, not a usage error: see 'safety and target choice'.)
+      for (const args of [['--bs', '3'], ['--nope']]) {
         const r = bench(args);
         assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
         assert.match(r.stderr, /^daxkit: /);
@@ -733,6 +734,24 @@ describe('daxkit bench', function () {
         p.cleanup();
       }
       assert.equal(fs.existsSync(loc.path), false);
+    });
+
+    it("the calibration's stand-in and page-cache files are made, never found: a symlink planted under their names is refused, and the file it names untouched", function () {
+      if (!fs.existsSync('/dev/shm')) return this.skip(); // pending: no tmpfs at /dev/shm for the stand-in
+      const victim = path.join(dir, 'victim');
+      fs.writeFileSync(victim, 'precious');
+      // In the process that runs the benchmark, so that the names (which hold its pid) are known.
+      const script = `
+        const fs = require('node:fs');
+        for (const n of ['standin', 'pagecache']) fs.symlinkSync(${JSON.stringify(victim)}, '/dev/shm/daxkit-bench-' + n + '-' + process.pid + '.dat');
+        require(${JSON.stringify(CLI)}).main(['bench', ${JSON.stringify(dir)}, '--calibrate', '--size', '1M', '--bs', '4k', '--pattern', 'seq', '--backend', 'pread', '--no-fio', '--no-faults', '--time', '0.05', '--warmup', '0.02']).then((code) => {
+          for (const n of ['standin', 'pagecache']) fs.rmSync('/dev/shm/daxkit-bench-' + n + '-' + process.pid + '.dat', { force: true });
+          process.exitCode = code;
+        });`;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: 300_000 });
+      assert.equal(fs.readFileSync(victim, 'utf8'), 'precious', `the benchmark wrote through a planted symlink: ${r.stderr}`);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /appeared before the benchmark made it/);
     });
 
     it('refuses to overwrite a file that holds data without --yes (exit 1), and keeps it with --yes', function () {
