@@ -754,6 +754,29 @@ describe('daxkit bench', function () {
       assert.match(r.stderr, /appeared before the benchmark made it/);
     });
 
+    it("O_DIRECT's aligned buffer is a file made, never found: a symlink planted under its name is refused, and the file it names gets no byte of the reads", function () {
+      const victim = path.join(dir, 'victim');
+      const precious = Buffer.alloc(8 * KiB, 'p');
+      fs.writeFileSync(victim, precious);
+      const file = path.join(dir, 'target.dat');
+      patternFile(file, MiB);
+      const planted = path.join(dir, `daxkit-bench-aligned-${process.pid}`);
+      fs.symlinkSync(victim, planted);
+      const ctx = { target: { path: file, kind: 'pagecache' as const, size: MiB }, bs: 4 * KiB, cursor: new Cursor(MiB / (4 * KiB), false, 5), seed: 1, alignedDir: dir };
+      let inst: Instance | null = null;
+      try {
+        inst = createBackend('odirect-read', ctx);
+        inst.run(8);
+      } catch (e) {
+        if (e instanceof Skip) return this.skip(); // pending: O_DIRECT is not honoured here
+        assert.equal((e as NodeJS.ErrnoException).code, 'EEXIST', String(e));
+      } finally {
+        inst?.close();
+      }
+      assert.deepEqual(fs.readFileSync(victim), precious, 'the O_DIRECT reads landed in the file the planted symlink names');
+      assert.equal(fs.lstatSync(planted).isSymbolicLink(), true);
+    });
+
     it('refuses to overwrite a file that holds data without --yes (exit 1), and keeps it with --yes', function () {
       const f = path.join(dir, 'precious');
       const data = Buffer.alloc(MiB, 0);
