@@ -21,7 +21,7 @@ import { executeRun } from './run';
 import { renderDocument } from './table';
 import { checkData, checkSpace, defaultBaselineDir, findHostDax, locate, newFile, prepare, RefusedError, shmDir, workingSet, type Prepared } from './target';
 import { fmtSize, GiB, MiB } from './units';
-import { terminalSafe } from '../fs/path-bytes';
+import { jsonTerminalSafe, terminalSafe } from '../fs/path-bytes';
 
 // Files to remove and devices to zero if the run is interrupted.
 const cleanups = new Set<() => void>();
@@ -304,7 +304,7 @@ function emit(doc: BenchDocument, opts: BenchOptions): void {
   if (opts.output) fs.writeFileSync(opts.output, text);
   if (opts.html) fs.writeFileSync(opts.html, renderHtml(doc));
   if (opts.svg) fs.writeFileSync(opts.svg, renderSvg(doc));
-  if (opts.json) process.stdout.write(text);
+  if (opts.json) process.stdout.write(jsonTerminalSafe(text));
   else if (opts.report === null || (opts.html === null && opts.svg === null)) process.stdout.write(terminalSafe(renderDocument(doc)));
 }
 
@@ -334,7 +334,7 @@ export async function runBench(argv: string[]): Promise<number> {
   if (opts.compare) {
     const [a, b] = opts.compare.map(loadDocument);
     const r = compareDocuments(a, b, opts.compare[0], opts.compare[1]);
-    process.stdout.write(opts.json ? `${JSON.stringify(r.json, null, 2)}\n` : terminalSafe(r.text));
+    process.stdout.write(opts.json ? jsonTerminalSafe(`${JSON.stringify(r.json, null, 2)}\n`) : terminalSafe(r.text));
     return 0;
   }
 

@@ -1,7 +1,7 @@
 // stdout for results, stderr for diagnostics, and output that a file name
 // cannot turn against the terminal: text escaped, JSON with the exact bytes
 // of a name beside its text.
-import { base64IfNotText, jsonText, terminalSafe } from '../fs/path-bytes';
+import { base64IfNotText, jsonTerminalSafe, jsonText, terminalSafe } from '../fs/path-bytes';
 
 export function out(text: string): void {
   const t = terminalSafe(text);
@@ -26,10 +26,6 @@ export function outLines(lines: Iterable<string>): void {
 export function err(text: string): void {
   process.stderr.write(`daxkit: ${terminalSafe(text)}\n`);
 }
-
-// JSON.stringify leaves DEL, C1 controls and the separators raw; `cat` of
-// the output must not reach the terminal with them.
-const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Prints JSON with a trailing newline: the stable, machine-readable form,
@@ -64,7 +60,7 @@ function omitted(v: unknown): boolean {
 }
 
 function jsonScalar(v: unknown): string {
-  return (JSON.stringify(v) as string).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return jsonTerminalSafe(JSON.stringify(v) as string);
 }
 
 function writeJson(raw: unknown, indent: string, write: (s: string) => void): void {

@@ -777,6 +777,16 @@ describe('daxkit bench', function () {
       assert.equal(fs.lstatSync(planted).isSymbolicLink(), true);
     });
 
+    it('--json: C1 controls and bidirectional overrides in the target path are \\u escapes, not raw characters, and read back as the path', function () {
+      const sub = path.join(dir, 'csi\u009b31m-bidi\u202efdp.exe');
+      fs.mkdirSync(sub);
+      const r = bench([sub, '--json', ...tiny]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /[\u007f-\u009f\u202e]/, 'a raw control character is in the JSON');
+      const doc = JSON.parse(r.stdout) as BenchDocument;
+      assert.ok(doc.runs[0].target.path.startsWith(sub), 'the path reads back');
+    });
+
     it('refuses to overwrite a file that holds data without --yes (exit 1), and keeps it with --yes', function () {
       const f = path.join(dir, 'precious');
       const data = Buffer.alloc(MiB, 0);
