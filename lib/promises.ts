@@ -87,15 +87,82 @@ function callerStack(): string {
   return (holder.stack ?? '').split('\n').slice(1).join('\n');
 }
 
+/**
+ * For each argument of each function: the names its synchronous form reads
+ * from that object (an options object, or clearBadblocks' range), or null
+ * where it takes a path or a flag.
+ */
+const OBJECT_KEYS: Record<Request['fn'], ReadonlyArray<readonly string[] | null>> = {
+  statx: [null, ['followSymlinks']],
+  daxStatus: [null],
+  setDaxFlag: [null, null, ['recursive', 'dryRun', 'followSymlinks', 'atomic']],
+  badblocks: [null, ['sysfsRoot']],
+  findBadFiles: [null, ['sysfsRoot']],
+  clearBadblocks: [null, ['offset', 'length'], ['allowUncleared', 'sysfsRoot', 'beneath']],
+};
+
+function isPlain(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return true;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === Array.prototype || proto === null;
+}
+
+/**
+ * The arguments as the worker must see them to do what the synchronous call
+ * does here, or null when only the synchronous call, on this thread, can.
+ * Structured clone keeps own enumerable properties only, and turns a Buffer
+ * into a plain Uint8Array and a URL or class instance into a plain object:
+ * so an option the synchronous form would read through the prototype chain
+ * (`Object.create({ dryRun: true })`, a class's getter) is read here, and
+ * Buffers are listed (`buffers`) to be made Buffers again over there, as
+ * their errors name them. A value no option takes (a URL, a Date, a class
+ * instance) makes the synchronous form throw at once: it runs here.
+ */
+function prepare(fn: Request['fn'], args: unknown[]): { args: unknown[]; buffers: Request['buffers'] } | null {
+  const buffers: Request['buffers'] = [];
+  const keys = OBJECT_KEYS[fn];
+  const out: unknown[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const known = keys[i] ?? null;
+    if (Buffer.isBuffer(a)) buffers.push([i, null]);
+    if (known === null || a === null || typeof a !== 'object' || ArrayBuffer.isView(a) || Array.isArray(a)) {
+      if (!isPlain(a) && !ArrayBuffer.isView(a)) return null;
+      out.push(a);
+      continue;
+    }
+    // An options object: what the synchronous form sees, own keys (checked
+    // against the known ones) and known keys wherever they are found.
+    const o: Record<string, unknown> = {};
+    try {
+      for (const k of Object.keys(a)) o[k] = (a as Record<string, unknown>)[k];
+      for (const k of known) if (!Object.prototype.hasOwnProperty.call(o, k) && (a as Record<string, unknown>)[k] !== undefined) o[k] = (a as Record<string, unknown>)[k];
+    } catch {
+      return null;
+    }
+    for (const [k, v] of Object.entries(o)) {
+      if (Buffer.isBuffer(v)) buffers.push([i, k]);
+      else if (!isPlain(v) && !ArrayBuffer.isView(v)) return null;
+    }
+    out.push(o);
+  }
+  return { args: out, buffers };
+}
+
 function call<T>(fn: Request['fn'], args: unknown[]): Promise<T> {
   const stack = callerStack();
-  const msg: Request = { id: nextId++, fn, args };
-  try {
-    structuredClone(args);
-  } catch {
-    // What structured clone cannot carry (a function, a symbol, a proxy) is
-    // hardly a valid argument: the synchronous call, here, says exactly why
-    // (and runs, on this thread, in the odd case that it is valid).
+  let prepared = prepare(fn, args);
+  if (prepared !== null) {
+    try {
+      structuredClone(prepared.args);
+    } catch {
+      prepared = null;
+    }
+  }
+  if (prepared === null) {
+    // What structured clone cannot carry as it is (a function, a symbol, a
+    // proxy, a URL) is hardly a valid argument: the synchronous call, here,
+    // says exactly why (and runs, on this thread, in the odd case that it is valid).
     try {
       const daxkit = require('./index') as Record<Request['fn'], (...a: unknown[]) => unknown>;
       return Promise.resolve(daxkit[fn](...args) as T);
@@ -103,6 +170,7 @@ function call<T>(fn: Request['fn'], args: unknown[]): Promise<T> {
       return Promise.reject(e);
     }
   }
+  const msg: Request = { id: nextId++, fn, args: prepared.args, buffers: prepared.buffers };
   return new Promise<T>((resolve, reject) => {
     queue.push({ resolve: resolve as (v: unknown) => void, reject, stack, msg });
     dispatch();

@@ -103,9 +103,26 @@ const VERIFY_BLOCKS = 16;
  */
 function alignedBuffer(dir: string, bytes: number): { bytes: Uint8Array; close(): void } {
   const file = path.join(dir, `daxkit-bench-aligned-${process.pid}`);
-  const m = open(file, { size: Math.ceil(bytes / PAGE) * PAGE, create: true, mode: 0o600 });
-  fs.unlinkSync(file);
-  return { bytes: m.bytes.subarray(0, bytes), close: () => m.close() };
+  // Made, never found (O_EXCL | O_NOFOLLOW): in a shared directory a name
+  // planted beforehand (a symlink to another file) would otherwise be mapped,
+  // and every O_DIRECT read would land in that file.
+  const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR } = fs.constants;
+  const fd = fs.openSync(file, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR, 0o600);
+  let m: DaxMapping;
+  try {
+    fs.unlinkSync(file);
+    m = open(fd, { size: Math.ceil(bytes / PAGE) * PAGE, create: true });
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+  return {
+    bytes: m.bytes.subarray(0, bytes),
+    close: () => {
+      m.close();
+      fs.closeSync(fd);
+    },
+  };
 }
 
 /**

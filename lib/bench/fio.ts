@@ -78,11 +78,20 @@ export interface FioRun {
   warmupMs: number;
 }
 
+/**
+ * A path as fio's --filename takes it: fio splits the option at every ':'
+ * into several files (and reads '\\:' as a colon), so the target
+ * /mnt/a:b/file would have fio write into /mnt/a and b/file instead.
+ */
+export function fioFilename(p: string): string {
+  return p.replace(/:/g, '\\:');
+}
+
 export function fioArgs(r: FioRun): string[] {
   const write = r.rw === 'write' || r.rw === 'randwrite';
   const args = [
     '--name=daxkit-bench',
-    `--filename=${r.path}`,
+    `--filename=${fioFilename(r.path)}`,
     `--ioengine=${r.engine}`,
     `--rw=${r.rw}`,
     `--bs=${r.bs}`,

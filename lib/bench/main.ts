@@ -19,8 +19,9 @@ import { assertDocument, SCHEMA, type BenchDocument, type RunReport } from './re
 import { calibrationCandidates, calibrationModule } from './native';
 import { executeRun } from './run';
 import { renderDocument } from './table';
-import { checkData, checkSpace, defaultBaselineDir, findHostDax, locate, prepare, RefusedError, shmDir, workingSet, type Prepared } from './target';
+import { checkData, checkSpace, defaultBaselineDir, findHostDax, locate, newFile, prepare, RefusedError, shmDir, workingSet, type Prepared } from './target';
 import { fmtSize, GiB, MiB } from './units';
+import { jsonTerminalSafe, terminalSafe } from '../fs/path-bytes';
 
 // Files to remove and devices to zero if the run is interrupted.
 const cleanups = new Set<() => void>();
@@ -103,7 +104,7 @@ async function localRun(arg: string, opts: BenchOptions, progress: Progress, lab
         standIn = true;
         const shm = shmDir();
         if (shm !== null && path.dirname(target.spec.path) !== shm) {
-          const sl = locate(path.join(shm, `daxkit-bench-standin-${process.pid}.dat`));
+          const sl = newFile(path.join(shm, `daxkit-bench-standin-${process.pid}.dat`));
           const s = track(prepare(sl, calSize, opts.seed, 'target', 'stand-in'));
           made.push(s);
           memory = { path: s.spec.path, kind: 'pagecache', size: calSize };
@@ -118,7 +119,7 @@ async function localRun(arg: string, opts: BenchOptions, progress: Progress, lab
         pagecache = { path: pcFile, kind: 'pagecache', size: calSize };
       } else {
         const dir = shmDir() ?? os.tmpdir();
-        const pl = locate(path.join(dir, `daxkit-bench-pagecache-${process.pid}.dat`));
+        const pl = newFile(path.join(dir, `daxkit-bench-pagecache-${process.pid}.dat`));
         const p = track(prepare(pl, calSize, opts.seed, 'baseline', 'page-cached file for the calibration'));
         made.push(p);
         pagecache = { path: p.spec.path, kind: 'pagecache', size: calSize };
@@ -163,7 +164,7 @@ async function localRun(arg: string, opts: BenchOptions, progress: Progress, lab
       try {
         p.cleanup();
       } catch (e) {
-        process.stderr.write(`daxkit bench: cleaning up ${p.spec.path} failed: ${(e as Error).message}\n`);
+        process.stderr.write(terminalSafe(`daxkit bench: cleaning up ${p.spec.path} failed: ${(e as Error).message}\n`));
       }
     }
   }
@@ -303,8 +304,8 @@ function emit(doc: BenchDocument, opts: BenchOptions): void {
   if (opts.output) fs.writeFileSync(opts.output, text);
   if (opts.html) fs.writeFileSync(opts.html, renderHtml(doc));
   if (opts.svg) fs.writeFileSync(opts.svg, renderSvg(doc));
-  if (opts.json) process.stdout.write(text);
-  else if (opts.report === null || (opts.html === null && opts.svg === null)) process.stdout.write(renderDocument(doc));
+  if (opts.json) process.stdout.write(jsonTerminalSafe(text));
+  else if (opts.report === null || (opts.html === null && opts.svg === null)) process.stdout.write(terminalSafe(renderDocument(doc)));
 }
 
 /** A saved JSON document; a file that is not one is a usage error. */
@@ -333,7 +334,7 @@ export async function runBench(argv: string[]): Promise<number> {
   if (opts.compare) {
     const [a, b] = opts.compare.map(loadDocument);
     const r = compareDocuments(a, b, opts.compare[0], opts.compare[1]);
-    process.stdout.write(opts.json ? `${JSON.stringify(r.json, null, 2)}\n` : r.text);
+    process.stdout.write(opts.json ? jsonTerminalSafe(`${JSON.stringify(r.json, null, 2)}\n`) : terminalSafe(r.text));
     return 0;
   }
 
@@ -367,12 +368,12 @@ export async function runBench(argv: string[]): Promise<number> {
     }
     const doc = document(runs, runContext(), argv, extra);
     emit(doc, opts);
-    for (const f of doc.failures) process.stderr.write(`daxkit bench: ${f}\n`);
+    for (const f of doc.failures) process.stderr.write(terminalSafe(`daxkit bench: ${f}\n`));
     return doc.failures.length > 0 ? 1 : 0;
   } catch (e) {
     progress.clear();
     if (e instanceof RefusedError) {
-      process.stderr.write(`daxkit bench: ${e.message}\n`);
+      process.stderr.write(terminalSafe(`daxkit bench: ${e.message}\n`));
       return 1;
     }
     throw e;

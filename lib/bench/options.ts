@@ -148,8 +148,8 @@ table with ratios to the page-cache baseline):
                      --json
 
 Exit status: 0 done (missed goals and uncertain figures are reported, not
-failures); 1 a job failed, its bytes did not verify, or the target holds
-data; 2 a usage error.`;
+failures); 1 a job failed, its bytes did not verify, the target is missing,
+of a kind bench does not run on, or holds data; 2 a usage error.`;
 
 function list(text: string, option: string): string[] {
   const items = text

@@ -2,6 +2,7 @@
 // Inside the VM there is no terminal; there the guest writes progress events
 // as lines on stderr, and the host draws the bar from them.
 import { fmtDuration } from './units';
+import { terminalSafe } from '../fs/path-bytes';
 
 export const EVENT_PREFIX = '@@daxkit-bench ';
 
@@ -72,7 +73,8 @@ export class Progress {
   /** A line of text that must not be overwritten by the bar. */
   log(text: string): void {
     if (this.mode === 'bar' && this.drawn) this.stream.write('\r\x1b[K');
-    this.stream.write(text.endsWith('\n') ? text : `${text}\n`);
+    const t = terminalSafe(text);
+    this.stream.write(t.endsWith('\n') ? t : `${t}\n`);
     if (this.mode === 'bar' && this.drawn) this.renderBar(this.leftMs());
   }
 
@@ -98,7 +100,7 @@ export class Progress {
     const fill = Math.round(frac * width);
     const eta = Number.isFinite(leftMs) ? ` ~${fmtDuration(leftMs)} left` : '';
     const head = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${this.done}/${this.total}${eta} `;
-    const label = `${this.stage}${this.label}`;
+    const label = terminalSafe(`${this.stage}${this.label}`);
     const room = cols - head.length - 1;
     this.stream.write(`\r\x1b[K${head}${label.length > room ? `${label.slice(0, Math.max(0, room - 1))}…` : label}`);
     this.drawn = true;

@@ -14,13 +14,26 @@ import type { Role } from './report';
 import { fmtSize, MiB } from './units';
 import { nameOnPrototype, UsageError } from '../errors';
 
-/** The target holds data and --yes was not given (exit status 1). */
+/**
+ * A target that cannot be benchmarked as it is (exit status 1, not a usage
+ * error: the command line was right, the path was not): missing, of a kind
+ * bench does not run on, or holding data without --yes.
+ */
 export class RefusedError extends Error {}
 nameOnPrototype(RefusedError);
 
 export type Located =
   | { type: 'file'; path: string; exists: boolean; removeAfter: boolean }
   | { type: 'devdax'; path: string; device: { name: string; size: number; align: number } };
+
+/**
+ * A file of the benchmark's own (a stand-in, a page-cache copy) under a name
+ * it chose: to be made, never found (prepare() creates it O_EXCL |
+ * O_NOFOLLOW), whatever lies under that name now.
+ */
+export function newFile(p: string): Located {
+  return { type: 'file', path: path.resolve(p), exists: false, removeAfter: true };
+}
 
 /** What the user's TARGET argument names. */
 export function locate(arg: string, role: Role = 'target'): Located {
@@ -31,22 +44,22 @@ export function locate(arg: string, role: Role = 'target'): Located {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     const dir = path.dirname(p);
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${arg}: no such file or directory`);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new RefusedError(`${arg}: no such file or directory`);
     return { type: 'file', path: p, exists: false, removeAfter: true };
   }
   if (st.isDirectory()) return { type: 'file', path: path.join(p, `daxkit-bench-${process.pid}${role === 'baseline' ? '.baseline' : ''}.dat`), exists: false, removeAfter: true };
   if (st.isFile()) return { type: 'file', path: p, exists: true, removeAfter: false };
   if (st.isCharacterDevice()) {
     const device = devdaxOf(p);
-    if (device === null) throw new UsageError(`${arg} is a character device but not a devdax device (/sys/dev/char/MAJ:MIN/subsystem is not dax)`);
+    if (device === null) throw new RefusedError(`${arg} is a character device but not a devdax device (/sys/dev/char/MAJ:MIN/subsystem is not dax)`);
     return { type: 'devdax', path: p, device };
   }
   if (st.isBlockDevice()) {
-    throw new UsageError(
+    throw new RefusedError(
       `${arg} is a block device: daxkit bench needs a file or directory on a filesystem mounted on it (mkfs.ext4 or mkfs.xfs, then mount -o dax), or the namespace as devdax (ndctl create-namespace -m devdax)`,
     );
   }
-  throw new UsageError(`${arg} is neither a file, a directory nor a devdax device`);
+  throw new RefusedError(`${arg} is neither a file, a directory nor a devdax device`);
 }
 
 /** The working set rounded up to what the target accepts (a devdax device's align). */
@@ -166,24 +179,36 @@ export function prepare(loc: Located, size: number, seed: number, role: Role, da
   }
   let kind: TargetKind;
   const created = !loc.exists;
+  let fd: number;
   try {
-    const m = open(loc.path, { size, create: true, mode: 0o600 });
+    // A file the benchmark makes (in a directory it was given, os.tmpdir() by
+    // default) is made, never found: O_EXCL | O_NOFOLLOW, so a name planted
+    // there beforehand (a symlink to /etc/passwd, in a shared directory) is
+    // refused rather than written through as root; and all that follows goes
+    // through this fd, never through the name again.
+    const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR } = fs.constants;
+    fd = created ? fs.openSync(loc.path, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR, 0o600) : fs.openSync(loc.path, 'r+');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST' || (e as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new RefusedError(`${loc.path} appeared before the benchmark made it (something else made that name, perhaps a symlink): it is left alone; run again, or give another directory`);
+    }
+    throw e;
+  }
+  try {
+    const m = open(fd, { size, create: true });
     kind = m.kind;
     m.close();
-    const fd = fs.openSync(loc.path, 'r+');
-    try {
-      for (let off = 0; off < size; off += MiB) {
-        const n = Math.min(MiB, size - off);
-        fillPattern(chunk.subarray(0, n), off, seed);
-        fs.writeSync(fd, chunk, 0, n, off);
-      }
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+    for (let off = 0; off < size; off += MiB) {
+      const n = Math.min(MiB, size - off);
+      fillPattern(chunk.subarray(0, n), off, seed);
+      fs.writeSync(fd, chunk, 0, n, off);
     }
+    fs.fsyncSync(fd);
   } catch (e) {
     if (created) fs.rmSync(loc.path, { force: true });
     throw e;
+  } finally {
+    fs.closeSync(fd);
   }
   return {
     role,

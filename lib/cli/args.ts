@@ -159,7 +159,8 @@ export function parse(argv: string[], raw: Buffer[], options: Record<string, Opt
 export function voice(message: string): string {
   let m = /^Unknown option '([^']+)'/.exec(message);
   if (m !== null) return `unknown option '${m[1]}'`;
-  m = /^Option '(-\S+)(?:, (--\S+))? <value>' argument (?:missing|is ambiguous)/.exec(message);
+  // "Option '-s, --size <value>' argument missing"; "Option '--size' argument is ambiguous." (a value that starts with '-').
+  m = /^Option '(-\S+)(?:, (--\S+))?(?: <value>)?' argument (?:missing|is ambiguous)/.exec(message);
   if (m !== null) return `option '${m[2] ?? m[1]}' needs a value (to give one that starts with '-', write ${m[2] ?? m[1]}=VALUE)`;
   m = /^Option '(-\S+)(?:, (--\S+))?' does not take an argument/.exec(message);
   if (m !== null) return `option '${m[2] ?? m[1]}' takes no value`;

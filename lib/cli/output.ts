@@ -1,18 +1,7 @@
 // stdout for results, stderr for diagnostics, and output that a file name
 // cannot turn against the terminal: text escaped, JSON with the exact bytes
 // of a name beside its text.
-import { base64IfNotText, jsonText, shown } from '../fs/path-bytes';
-
-// Raw C0/C1 controls and the like, should any reach out() or err() without
-// being shown(): escaped the same way, but backslashes and newlines are left
-// alone, so text already shown() passes unchanged.
-// eslint-disable-next-line no-control-regex
-const STRAY = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g;
-
-/** Makes stray terminal controls visible without touching text already escaped by shown(). */
-export function terminalSafe(text: string): string {
-  return text.replace(STRAY, (c) => shown(c));
-}
+import { base64IfNotText, jsonTerminalSafe, jsonText, terminalSafe } from '../fs/path-bytes';
 
 export function out(text: string): void {
   const t = terminalSafe(text);
@@ -37,10 +26,6 @@ export function outLines(lines: Iterable<string>): void {
 export function err(text: string): void {
   process.stderr.write(`daxkit: ${terminalSafe(text)}\n`);
 }
-
-// JSON.stringify leaves DEL, C1 controls and the separators raw; `cat` of
-// the output must not reach the terminal with them.
-const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Prints JSON with a trailing newline: the stable, machine-readable form,
@@ -75,7 +60,7 @@ function omitted(v: unknown): boolean {
 }
 
 function jsonScalar(v: unknown): string {
-  return (JSON.stringify(v) as string).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return jsonTerminalSafe(JSON.stringify(v) as string);
 }
 
 function writeJson(raw: unknown, indent: string, write: (s: string) => void): void {

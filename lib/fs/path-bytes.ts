@@ -133,3 +133,25 @@ export function shown(s: string): string {
     return `\\u${u.toString(16).padStart(4, '0')}`;
   });
 }
+
+// Raw C0/C1 controls and the like, should any reach a terminal without being
+// shown(): escaped the same way, but backslashes and newlines are left
+// alone, so text already shown() (and text of several lines) passes unchanged.
+// eslint-disable-next-line no-control-regex
+const STRAY = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g;
+
+/** Makes stray terminal controls visible without touching text already escaped by shown(). */
+export function terminalSafe(text: string): string {
+  return text.replace(STRAY, (c) => shown(c));
+}
+
+// JSON.stringify leaves DEL, C1 controls, the separators and the
+// bidirectional controls raw; `cat` of the output must not reach the
+// terminal with them. In JSON they can only be inside strings, where
+// \uNNNN reads back as the same character.
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** JSON text (JSON.stringify's) with those characters written as \uNNNN escapes. */
+export function jsonTerminalSafe(json: string): string {
+  return json.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -7,6 +7,8 @@ export interface Request {
   id: number;
   fn: 'statx' | 'daxStatus' | 'setDaxFlag' | 'badblocks' | 'findBadFiles' | 'clearBadblocks';
   args: unknown[];
+  /** Where args held Buffers: [argument, null] or [argument, option name] (restoreArgs). */
+  buffers: Array<[number, string | null]>;
 }
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };
@@ -78,4 +80,15 @@ export function restoreBuffers<T>(v: T): T {
     for (const k of Object.keys(o)) o[k] = restoreBuffers(o[k]);
   }
   return v;
+}
+
+/** The arguments of a request with their Buffers made Buffers again (structured clone made them Uint8Arrays). */
+export function restoreArgs(req: Request): unknown[] {
+  const args = req.args;
+  const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  for (const [i, k] of req.buffers) {
+    if (k === null) args[i] = buf(args[i] as Uint8Array);
+    else (args[i] as Record<string, unknown>)[k] = buf((args[i] as Record<string, Uint8Array>)[k]);
+  }
+  return args;
 }

@@ -4,7 +4,7 @@
 // gives, by construction.
 import { parentPort } from 'node:worker_threads';
 import * as daxkit from '../index';
-import { serializeError, type Request, type Response } from './wire';
+import { restoreArgs, serializeError, type Request, type Response } from './wire';
 
 const functions: Record<Request['fn'], (...args: never[]) => unknown> = {
   statx: daxkit.statx,
@@ -18,7 +18,7 @@ const functions: Record<Request['fn'], (...args: never[]) => unknown> = {
 parentPort?.on('message', (req: Request) => {
   let res: Response;
   try {
-    res = { id: req.id, ok: true, value: functions[req.fn](...(req.args as never[])) };
+    res = { id: req.id, ok: true, value: functions[req.fn](...(restoreArgs(req) as never[])) };
   } catch (e) {
     res = { id: req.id, ok: false, error: serializeError(e) };
   }

@@ -109,7 +109,19 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ME=daxkit-vm
-say() { printf '[%s] %s\n' "$ME" "$*" >&2; }
+# A message can hold what the user typed: its control characters (ESC, BEL,
+# CR...) are written as \xNN, as daxkit's other output writes them, never raw.
+say() {
+  local m="$*" i c
+  for ((i = 1; i < 32; i++)); do
+    [ "$i" -eq 10 ] && continue
+    printf -v c "\\x$(printf %02x "$i")"
+    printf -v c "$c"
+    m=${m//"$c"/\\x$(printf %02x "$i")}
+  done
+  m=${m//$'\x7f'/\\x7f}
+  printf '[%s] %s\n' "$ME" "$m" >&2
+}
 die() { say "cannot start the VM: $*"; exit 125; }
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2; exit "${1:-2}"; }
 

@@ -26,6 +26,9 @@ describe('the package', function () {
     p = getPacked();
   });
 
+  // Compiled only with daxkit_test=1 (binding.gyp): the test hooks and the persistence trace.
+  const TEST_BUILD_ONLY = ['native/test_hooks.cc', 'native/core/trace.cc'];
+
   it('the tarball holds exactly what users run: the compiled JS and types, the prebuilt binary, the native sources, the VM harness, the example, LICENSE', function () {
     const src = walk(p.clone).filter((f) => f !== 'node_modules' && !f.startsWith('dist/') && !f.startsWith('build/') && !f.startsWith('prebuilds/'));
     const compiled = (dir: string, out: string): string[] =>
@@ -37,7 +40,8 @@ describe('the package', function () {
       'README.md',
       'package.json',
       'binding.gyp',
-      ...src.filter((f) => f.startsWith('native/') || f.startsWith('scripts/pmem-vm/') || f.startsWith('scripts/examples/')),
+      // native/ but the test build's own sources (its hooks and the persistence trace: binding.gyp's daxkit_test=1).
+      ...src.filter((f) => (f.startsWith('native/') && !TEST_BUILD_ONLY.includes(f)) || f.startsWith('scripts/pmem-vm/') || f.startsWith('scripts/examples/')),
       ...compiled('lib', 'dist/lib'),
       `prebuilds/linux-${process.arch}/daxkit.${fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc'}.node`,
       `prebuilds/linux-${process.arch}/calibrate/daxkit_calibrate.${fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc'}.node`,
@@ -47,6 +51,7 @@ describe('the package', function () {
     assert.ok(p.files.includes('LICENSE'));
     assert.deepEqual(p.files.filter((f) => /run-tests|(^|\/)test\/|\.test\.|\.map$|prepack/.test(f)), []);
     assert.deepEqual(p.files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), []);
+    assert.deepEqual(p.files.filter((f) => TEST_BUILD_ONLY.includes(f)), [], 'the test build\'s sources ship');
     const license = fs.readFileSync(path.join(p.installed, 'LICENSE'), 'utf8');
     assert.match(license, /^MIT License\n\nCopyright \(c\) 2026 the daxkit authors\n/);
     assert.equal((JSON.parse(fs.readFileSync(path.join(p.installed, 'package.json'), 'utf8')) as { license: string }).license, 'MIT');

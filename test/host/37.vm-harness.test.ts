@@ -69,6 +69,8 @@ describe('the VM harness options for the kinds of memory', function () {
     for (const [args, msg] of [
       [['--cxl', '100M'], /--cxl must be a positive multiple of 256M \(got 100M\)/],
       [['--cxl', 'lots'], /--cxl needs a size such as 256M \(got 'lots'\)/],
+      // What the user typed comes back with its control characters escaped, never raw to the terminal.
+      [['--cxl', 'lo\x1b]0;title\x07\rts'], /--cxl needs a size such as 256M \(got 'lo\\x1b\]0;title\\x07\\x0dts'\)/],
       [['--virtio-pmem', '8M'], /--virtio-pmem must be a positive multiple of 16M/],
       [['--hmem', '3M'], /--hmem must be a positive multiple of 2M/],
       [['--legacy', '1M'], /--legacy must be a positive multiple of 2M/],
@@ -84,6 +86,8 @@ describe('the VM harness options for the kinds of memory', function () {
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, msg, args.join(' '));
       assert.doesNotMatch(r.stderr, /booting/);
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(r.stderr, /[\x07\x1b\r]/, `${args.join(' ')}: a raw control character`);
     }
   });
 

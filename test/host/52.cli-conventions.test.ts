@@ -72,6 +72,8 @@ describe('daxkit: version, help and mistakes', function () {
       [['vm', '--mme', '1G', '--', 'true'], /^daxkit: unknown option '--mme'; did you mean '--mem'\?/, 'daxkit vm --help'],
       [['bench', '--sise', '1M'], /^daxkit: unknown option '--sise'; did you mean '--size'\?$/, 'daxkit bench --help'],
       [['bench', '--size'], /^daxkit: option '--size' needs a value/, 'daxkit bench --help'],
+      [['bench', '--size', '-1'], /^daxkit: option '--size' needs a value \(to give one that starts with '-', write --size=VALUE\)$/, 'daxkit bench --help'],
+      [['bench', '-y', '--baseline', '-x'], /^daxkit: option '--baseline' needs a value/, 'daxkit bench --help'],
     ];
     for (const [args, message, help] of cases) {
       assertUsage(args, message, help);

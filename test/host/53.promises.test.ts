@@ -121,6 +121,39 @@ describe('daxkit/promises', function () {
     }
   });
 
+  it('reads options as the synchronous form does: through the prototype chain and getters (a dry run stays dry), Buffers and URLs named as such', async function () {
+    const file = path.join(dir, 'file');
+    daxkit.setDaxFlag(file, false);
+    class DryRun {
+      get dryRun(): boolean {
+        return true;
+      }
+    }
+    for (const [what, options] of [
+      ['Object.create({ dryRun: true })', Object.create({ dryRun: true }) as object],
+      ['a class whose getter says dryRun', new DryRun()],
+    ] as const) {
+      const s = syncOutcome(() => daxkit.setDaxFlag(file, true, options));
+      const p = await asyncOutcome(() => promises.setDaxFlag(file, true, options));
+      // Structured clone drops what is not an own property: the worker made a real run of a dry one.
+      assert.equal(daxkit.getDaxFlag(file), false, `${what}: the promise changed the flag on disk, the synchronous call did not`);
+      assertSame(`setDaxFlag(${what})`, s, p);
+    }
+    const cases: Array<[string, unknown[]]> = [
+      ['an inherited bad option', [file, Object.create({ followSymlinks: 'no' })]],
+      ['an empty Buffer path', [Buffer.alloc(0)]],
+      ['a Buffer path with a NUL', [Buffer.from('/tmp\0x')]],
+      ['a URL path', [new URL('file:///tmp')]],
+      ['a Buffer option value', [file, { followSymlinks: Buffer.from('x') }]],
+      ['a URL option value', [file, { followSymlinks: new URL('file:///tmp') }]],
+    ];
+    for (const [what, a] of cases) {
+      assertSame(`statx(${what})`, syncOutcome(() => daxkit.statx(...(a as [string]))), await asyncOutcome(() => promises.statx(...(a as [string]))));
+    }
+    const range = Object.create({ offset: -1, length: 1 }) as { offset: number; length: number };
+    assertSame('clearBadblocks(an inherited range)', syncOutcome(() => daxkit.clearBadblocks(file, range)), await asyncOutcome(() => promises.clearBadblocks(file, range)));
+  });
+
   describe('on a loop-mounted xfs', function () {
     const blocker = loopMountBlocker('xfs');
     let lm: LoopMount;
@@ -169,6 +202,32 @@ describe('daxkit/promises', function () {
       assert.ok(served.ticks > 10, `the timer ran ${served.ticks} times during the walk`);
       if (process.env.DAXKIT_TEST_VERBOSE) console.log(`ticks: ${served.ticks} during the promise, ${blocked.ticks} during the synchronous walk`);
     });
+  });
+
+  it('a worker that stops before answering rejects its call with ERR_DAX_WORKER_EXITED (a DaxError with the cause); the calls after it run on a new worker', async function () {
+    const lib = JSON.stringify(path.join(ROOT, 'dist', 'lib', 'promises.js'));
+    const index = JSON.stringify(path.join(ROOT, 'dist', 'lib', 'index.js'));
+    // The first request is not delivered: its worker is terminated instead, as a crash would end it.
+    const script = `
+      const wt = require('node:worker_threads');
+      const post = wt.Worker.prototype.postMessage;
+      wt.Worker.prototype.postMessage = function () { wt.Worker.prototype.postMessage = post; void this.terminate(); };
+      const p = require(${lib});
+      const { DaxError } = require(${index});
+      p.statx(${JSON.stringify(dir)}).then(
+        () => console.log('resolved'),
+        (e) => {
+          console.log(JSON.stringify({ code: e.code, name: e.name, dax: e instanceof DaxError, cause: e.cause !== undefined, message: e.message }));
+          return p.statx(${JSON.stringify(dir)}).then((s) => console.log(typeof s.mode));
+        },
+      );`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const [first, second] = r.stdout.trim().split('\n');
+    const e = JSON.parse(first) as { code: string; name: string; dax: boolean; cause: boolean; message: string };
+    assert.deepEqual({ code: e.code, name: e.name, dax: e.dax, cause: e.cause }, { code: 'ERR_DAX_WORKER_EXITED', name: 'DaxError', dax: true, cause: true });
+    assert.match(e.message, /the worker thread running statx\(\) stopped/);
+    assert.equal(second, 'number', 'the next call, on a new worker');
   });
 
   it('an idle worker does not keep the process alive; a pending call does, until it settles', function () {

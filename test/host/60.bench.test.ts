@@ -15,8 +15,9 @@ import { parseOptions } from '../../lib/bench/options';
 import { Cursor, fillPattern, payload, RANDOM_TABLE, scanF64 } from '../../lib/bench/pattern';
 import { PERCENTILES, SCHEMA, type BenchDocument, type JobReport } from '../../lib/bench/report';
 import { ciOfMeans, Histogram, Moments } from '../../lib/bench/stats';
-import { findHostDax } from '../../lib/bench/target';
+import { findHostDax, locate, prepare, RefusedError } from '../../lib/bench/target';
 import { fmtRatio } from '../../lib/bench/units';
+import { runFio } from '../../lib/bench/fio';
 import { commandExists, mkTempDir } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
@@ -171,7 +172,8 @@ describe('daxkit bench', function () {
     });
 
     it('usage errors exit with 2 and a message on stderr; --help exits 0', function () {
-      for (const args of [['--bs', '3'], ['--nope'], ['/nonexistent/dir/f']]) {
+      // (A TARGET that does not exist is an error, 1, not a usage error: see 'safety and target choice'.)
+      for (const args of [['--bs', '3'], ['--nope']]) {
         const r = bench(args);
         assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
         assert.match(r.stderr, /^daxkit: /);
@@ -679,6 +681,111 @@ describe('daxkit bench', function () {
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
     const tiny = ['--size', '1M', '--bs', '4k', '--pattern', 'seq', '--backend', 'pread', '--no-fio', '--no-calibrate', '--no-faults', ...FAST];
+
+    it("fio writes the target itself, whatever its name: a ':' in the path does not make fio split it into other files", function () {
+      if (!commandExists('fio')) return this.skip(); // pending: fio is not installed
+      fs.writeFileSync(path.join(dir, 'a'), 'precious');
+      fs.mkdirSync(path.join(dir, 'a:b'));
+      const target = path.join(dir, 'a:b', 'target');
+      fs.writeFileSync(target, Buffer.alloc(64 * KiB));
+      const r = runFio({ engine: 'psync', rw: 'write', bs: 4 * KiB, path: target, size: 64 * KiB, timeMs: 50, warmupMs: 0 });
+      assert.ok(r.ok, `fio failed: ${r.ok ? '' : r.error}`);
+      assert.equal(fs.readFileSync(path.join(dir, 'a'), 'utf8'), 'precious', 'fio wrote into the file named by the path up to the colon');
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['a', 'a:b'], 'fio made files outside the target');
+      assert.notDeepEqual(fs.readFileSync(target), Buffer.alloc(64 * KiB), 'the target was not written');
+    });
+
+    it('control characters in the target path (ESC, BEL, CR) reach neither the table nor the progress lines raw', function () {
+      const sub = path.join(dir, 'x\x1b]0;title\x07\rz');
+      fs.mkdirSync(sub);
+      const r = bench([sub, ...tiny]);
+      assert.equal(r.status, 0, r.stderr);
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(r.stdout + r.stderr, /[\x07\x1b\r]/, 'a raw control character reached the terminal');
+      assert.ok(r.stdout.includes('x\\x1b]0;title\\x07\\rz'), 'the path is shown escaped');
+    });
+
+    it('a TARGET that is missing or of a kind bench does not run on is an error (exit 1), not a usage error (2), as with every other command', function () {
+      const missing = bench([path.join(dir, 'no', 'such'), ...tiny]);
+      assert.equal(missing.status, 1, missing.stderr);
+      assert.match(missing.stderr, /no such file or directory/);
+      assert.doesNotMatch(missing.stderr, /Try 'daxkit bench --help'/);
+      const fifo = path.join(dir, 'fifo');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      const r = bench([fifo, ...tiny]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /is neither a file, a directory nor a devdax device/);
+    });
+
+    it("never writes through a name planted where it makes its file (a symlink to another file, in a shared directory): refused, and that file is untouched", function () {
+      const victim = path.join(dir, 'victim');
+      fs.writeFileSync(victim, 'precious');
+      const loc = locate(dir);
+      assert.equal(loc.type, 'file');
+      fs.symlinkSync(victim, loc.path);
+      assert.throws(() => prepare(loc, MiB, 1, 'target', 'a new file'), (e: Error) => e instanceof RefusedError && /appeared before the benchmark made it/.test(e.message));
+      assert.equal(fs.readFileSync(victim, 'utf8'), 'precious', 'the benchmark wrote through the symlink');
+      assert.equal(fs.lstatSync(loc.path).isSymbolicLink(), true, 'the planted name is left as it was');
+      fs.unlinkSync(loc.path);
+      const p = prepare(loc, MiB, 1, 'target', 'a new file');
+      try {
+        assert.equal(fs.statSync(loc.path).size, MiB, 'a fresh name is made and filled');
+      } finally {
+        p.cleanup();
+      }
+      assert.equal(fs.existsSync(loc.path), false);
+    });
+
+    it("the calibration's stand-in and page-cache files are made, never found: a symlink planted under their names is refused, and the file it names untouched", function () {
+      if (!fs.existsSync('/dev/shm')) return this.skip(); // pending: no tmpfs at /dev/shm for the stand-in
+      const victim = path.join(dir, 'victim');
+      fs.writeFileSync(victim, 'precious');
+      // In the process that runs the benchmark, so that the names (which hold its pid) are known.
+      const script = `
+        const fs = require('node:fs');
+        for (const n of ['standin', 'pagecache']) fs.symlinkSync(${JSON.stringify(victim)}, '/dev/shm/daxkit-bench-' + n + '-' + process.pid + '.dat');
+        require(${JSON.stringify(CLI)}).main(['bench', ${JSON.stringify(dir)}, '--calibrate', '--size', '1M', '--bs', '4k', '--pattern', 'seq', '--backend', 'pread', '--no-fio', '--no-faults', '--time', '0.05', '--warmup', '0.02']).then((code) => {
+          for (const n of ['standin', 'pagecache']) fs.rmSync('/dev/shm/daxkit-bench-' + n + '-' + process.pid + '.dat', { force: true });
+          process.exitCode = code;
+        });`;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: 300_000 });
+      assert.equal(fs.readFileSync(victim, 'utf8'), 'precious', `the benchmark wrote through a planted symlink: ${r.stderr}`);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /appeared before the benchmark made it/);
+    });
+
+    it("O_DIRECT's aligned buffer is a file made, never found: a symlink planted under its name is refused, and the file it names gets no byte of the reads", function () {
+      const victim = path.join(dir, 'victim');
+      const precious = Buffer.alloc(8 * KiB, 'p');
+      fs.writeFileSync(victim, precious);
+      const file = path.join(dir, 'target.dat');
+      patternFile(file, MiB);
+      const planted = path.join(dir, `daxkit-bench-aligned-${process.pid}`);
+      fs.symlinkSync(victim, planted);
+      const ctx = { target: { path: file, kind: 'pagecache' as const, size: MiB }, bs: 4 * KiB, cursor: new Cursor(MiB / (4 * KiB), false, 5), seed: 1, alignedDir: dir };
+      let inst: Instance | null = null;
+      try {
+        inst = createBackend('odirect-read', ctx);
+        inst.run(8);
+      } catch (e) {
+        if (e instanceof Skip) return this.skip(); // pending: O_DIRECT is not honoured here
+        assert.equal((e as NodeJS.ErrnoException).code, 'EEXIST', String(e));
+      } finally {
+        inst?.close();
+      }
+      assert.deepEqual(fs.readFileSync(victim), precious, 'the O_DIRECT reads landed in the file the planted symlink names');
+      assert.equal(fs.lstatSync(planted).isSymbolicLink(), true);
+    });
+
+    it('--json: C1 controls and bidirectional overrides in the target path are \\u escapes, not raw characters, and read back as the path', function () {
+      const sub = path.join(dir, 'csi\u009b31m-bidi\u202efdp.exe');
+      fs.mkdirSync(sub);
+      const r = bench([sub, '--json', ...tiny]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /[\u007f-\u009f\u202e]/, 'a raw control character is in the JSON');
+      const doc = JSON.parse(r.stdout) as BenchDocument;
+      assert.ok(doc.runs[0].target.path.startsWith(sub), 'the path reads back');
+    });
 
     it('refuses to overwrite a file that holds data without --yes (exit 1), and keeps it with --yes', function () {
       const f = path.join(dir, 'precious');
