@@ -195,11 +195,14 @@ case "$HOSTDIR" in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*) say "refusing to sha
 
 # ---------------------------------------------------------------- sizes and kinds
 # Sizes as QEMU and the kernel write them: 512M, 2g, 1GB.
-bytes() { local v=${1^^}; numfmt --from=iec "${v%B}" 2>/dev/null || { say "not a size: $1"; exit 2; }; }
+# One number and an optional unit, nothing else: numfmt alone converts the
+# first field of '1G<TAB>x' and passes the rest through.
+is_size() { [[ ${1^^} =~ ^[0-9]+[KMGTPE]?B?$ ]]; }
+bytes() { local v=${1^^}; is_size "$1" && numfmt --from=iec "${v%B}" 2>/dev/null || { say "not a size: $1"; exit 2; }; }
 mib() { echo "$(($1 >> 20))M"; }
 size_opt() { # OPTION VALUE MULTIPLE_MIB: the size in bytes, or a usage error
   local b v=${2^^}
-  b=$(numfmt --from=iec "${v%B}" 2>/dev/null) || { say "$1 needs a size such as 256M (got '$2')"; exit 2; }
+  is_size "$2" && b=$(numfmt --from=iec "${v%B}" 2>/dev/null) || { say "$1 needs a size such as 256M (got '$2')"; exit 2; }
   [ "$b" -gt 0 ] && [ $((b % ($3 << 20))) = 0 ] || { say "$1 must be a positive multiple of $3M (got $2)"; exit 2; }
   echo "$b"
 }

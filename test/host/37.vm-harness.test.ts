@@ -71,6 +71,8 @@ describe('the VM harness options for the kinds of memory', function () {
       [['--cxl', 'lots'], /--cxl needs a size such as 256M \(got 'lots'\)/],
       // What the user typed comes back with its control characters escaped, never raw to the terminal.
       [['--cxl', 'lo\x1b]0;title\x07\rts'], /--cxl needs a size such as 256M \(got 'lo\\x1b\]0;title\\x07\\x0dts'\)/],
+      // numfmt alone would take the first field and pass the rest to the shell's test.
+      [['--mem', '1G\ttab'], /--mem needs a size such as 256M \(got '1G\\x09tab'\)/],
       [['--virtio-pmem', '8M'], /--virtio-pmem must be a positive multiple of 16M/],
       [['--hmem', '3M'], /--hmem must be a positive multiple of 2M/],
       [['--legacy', '1M'], /--legacy must be a positive multiple of 2M/],
