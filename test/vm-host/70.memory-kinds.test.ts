@@ -193,6 +193,15 @@ function doctorTests(facts: () => Facts, nfit: 'memory-controller' | 'cpu-cache'
       }
     });
 
+    it('a file on NFIT ext4: yes, MAP_SYNC granted to a read-only mapping of the file itself, which is left as it was', function () {
+      const x = r.nfitExt4File;
+      assert.equal(x.type, 'file');
+      assert.equal(x.durable, true, x.reason);
+      assert.deepEqual([x.persistence.provider, x.persistence.domain, x.dax], ['nfit', nfit, true]);
+      assert.deepEqual([x.mapSync.probed, x.mapSync.granted], ['file', true]);
+      assert.deepEqual(d.after.nfitExt4File, ['doctor']);
+    });
+
     it('NFIT devdax: yes, no MAP_SYNC needed', function () {
       const x = r.nfitDevdax;
       assert.equal(x.type, 'devdax');
@@ -255,7 +264,7 @@ describe('the VM harness kinds of memory (one guest with all of them, a power cu
       console.log(`      (boot 1 with every kind, to the power cut: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     });
 
-    doctorTests(() => f, 'memory-controller', ['nfitExt4', 'nfitXfs', 'nfitDevdax', 'virtio', 'cxl', 'hmem', 'tmpfs', 'memmap']);
+    doctorTests(() => f, 'memory-controller', ['nfitExt4', 'nfitExt4File', 'nfitXfs', 'nfitDevdax', 'virtio', 'cxl', 'hmem', 'tmpfs', 'memmap']);
 
     it('virtio-pmem: its /dev/pmemN is a namespace of a region on the virtio-pmem bus, with ext4 mounted dax=always', function () {
       const dev = f.env.PMEM_VIRTIO_DEV;
@@ -384,7 +393,7 @@ describe('the VM harness kinds of memory (one guest with all of them, a power cu
         console.log(`      (boot 2 on the reused images: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       });
 
-      doctorTests(() => g, 'cpu-cache', ['nfitExt4', 'nfitXfs', 'nfitDevdax', 'virtio', 'cxl', 'tmpfs']);
+      doctorTests(() => g, 'cpu-cache', ['nfitExt4', 'nfitExt4File', 'nfitXfs', 'nfitDevdax', 'virtio', 'cxl', 'tmpfs']);
 
       it('CXL: a new region, the same namespace from the label area, every persisted record and the fsynced file', function () {
         assert.equal(g.env.PMEM_IMAGES_REUSED, '1');
