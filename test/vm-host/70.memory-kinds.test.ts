@@ -149,6 +149,7 @@ interface DoctorFacts {
   stdout: string | null;
   reports: Record<string, DoctorReport> | null;
   human: { status: number | null; stdout: string };
+  devices: { status: number | null; stderr: string; list: Array<{ dev: string; persistence: { domain: string; provider: string } | null }> | null };
   before: Record<string, string[] | null>;
   after: Record<string, string[] | null>;
 }
@@ -223,6 +224,23 @@ function doctorTests(facts: () => Facts, nfit: 'memory-controller' | 'cpu-cache'
       assert.deepEqual([x.mapSync.probed, x.mapSync.granted, x.mapSync.error?.code], ['temporary-file', false, 'EOPNOTSUPP']);
       assert.deepEqual([x.persist.flushMechanism, x.persist.granularity, x.persist.mapSync], ['msync', 'page', false]);
       assert.match(x.reason, /^yes: persist\(\) calls msync/);
+    });
+
+    it('daxkit devices --json gives the device behind each path the persistence doctor found', function () {
+      assert.ok(d.devices.list, `devices --json failed (${d.devices.status}): ${d.devices.stderr}`);
+      const list = d.devices.list;
+      let checked = 0;
+      for (const k of kinds) {
+        const p = r[k].persistence;
+        if (p.device === null) continue;
+        const e = list.find((x) => x.dev === p.device);
+        assert.ok(e, `${k}: devices lists no ${p.device}`);
+        assert.deepEqual([e.persistence?.domain, e.persistence?.provider], [p.domain, p.provider], `${k}: ${p.device}`);
+        checked++;
+      }
+      assert.equal(checked, kinds.filter((k) => k !== 'tmpfs').length, 'every kind but tmpfs has a device');
+      const hmem = list.find((x) => `/dev/${x.dev}` === d.paths.hmem);
+      if (kinds.includes('hmem')) assert.deepEqual([hmem?.persistence?.domain, hmem?.persistence?.provider], ['none', 'hmem']);
     });
 
     it('volatile memory is never durable: hmem devdax, memmap= fsdax, tmpfs', function () {
