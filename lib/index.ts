@@ -21,6 +21,8 @@ export { getDaxFlag } from './dax/flag';
 export { setDaxFlag } from './dax/set-flag';
 export type { GetDaxFlagOptions, SetDaxFlagOptions, DaxFlagReport, DaxFlagEntry, DaxFlagState } from './dax/flag';
 export type { DaxMountMode } from './dax/mount-mode';
+export { doctor } from './doctor/doctor';
+export type { DoctorReport, MapSyncProbe, PersistAction } from './doctor/doctor';
 export { listDevices } from './pmem/devices';
 export type { PmemDevice, PmemDeviceType, PmemMode, ListDevicesOptions } from './pmem/devices';
 export { shutdownState } from './pmem/shutdown-state';

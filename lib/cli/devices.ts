@@ -1,4 +1,5 @@
 import { listDevices, type PmemDevice } from '../pmem/devices';
+import type { Persistence } from '../pmem/persistence';
 import { parse, type Command } from './args';
 import { json, out } from './output';
 import { table, yesNo } from './table';
@@ -18,6 +19,12 @@ export function humanBytes(n: number | null): string {
   return `${n} B`;
 }
 
+/** The daxkit persistence domain of a device, as the table shows it: `'-'` where there is none (a CXL memory device). */
+export function domainText(p: Persistence | null): string {
+  if (p === null) return '-';
+  return p.assumed ? `${p.domain} (assumed)` : p.domain;
+}
+
 /** The JSON form: ndctl's field names where they overlap. */
 export function deviceJson(d: PmemDevice): Record<string, unknown> {
   return {
@@ -35,6 +42,7 @@ export function deviceJson(d: PmemDevice): Record<string, unknown> {
     target_node: d.targetNode,
     badblock_count: d.badblockCount,
     can_clear_errors: d.canClearErrors,
+    persistence: d.persistence === null ? null : { domain: d.persistence.domain, provider: d.persistence.provider, assumed: d.persistence.assumed, reason: d.persistence.reason },
   };
 }
 
@@ -50,7 +58,11 @@ region (dax_hmem) last.
 
 Columns: NAME, TYPE (region, namespace, block, partition, dax), MODE (fsdax,
 devdax, raw, sector, system-ram), SIZE, ALIGN, REGION, DOMAIN (the region's
-persistence_domain: cpu_cache, memory_controller, or unknown), NUMA node,
+persistence_domain: cpu_cache, memory_controller, or unknown), PERSISTENCE
+(where daxkit finds stores survive power loss, DaxMapping.persistence.domain:
+cpu-cache, memory-controller, host (virtio-pmem: after msync), storage, or
+none: volatile memory; "(assumed)" where the platform does not say and daxkit
+takes the conservative reading), NUMA node,
 BADBLOCKS (bad 512-byte sectors, as ndctl counts them) and CLEAR (whether the
 platform can clear media errors there: ARS and Clear Uncorrectable Error in
 ndbusN/commands). "-": the kernel does not show it.
@@ -61,7 +73,9 @@ Options:
                      map (dev|mem), align (bytes), region, namespace,
                      persistence_domain, numa_node, target_node,
                      badblock_count (512-byte sectors), can_clear_errors;
-                     null where the kernel does not show an attribute
+                     null where the kernel does not show an attribute; and
+                     persistence {domain, provider, assumed, reason}
+                     (null for a CXL memory device)
   --sysfs-root DIR   read sysfs from DIR instead of /sys (a copy, for tests)
 
 Exit status: 0 (also when there is no persistent memory: an empty list),
@@ -81,7 +95,7 @@ Exit status: 0 (also when there is no persistent memory: an empty list),
     const num = (n: number | null): string => (n === null ? '-' : String(n));
     out(
       table(
-        ['NAME', 'TYPE', 'MODE', 'SIZE', 'ALIGN', 'REGION', 'DOMAIN', 'NUMA', 'BADBLOCKS', 'CLEAR'],
+        ['NAME', 'TYPE', 'MODE', 'SIZE', 'ALIGN', 'REGION', 'DOMAIN', 'PERSISTENCE', 'NUMA', 'BADBLOCKS', 'CLEAR'],
         list.map((d) => [
           d.path ?? d.name,
           d.type,
@@ -90,6 +104,7 @@ Exit status: 0 (also when there is no persistent memory: an empty list),
           humanBytes(d.align),
           d.region ?? '-',
           d.persistenceDomain ?? '-',
+          domainText(d.persistence),
           num(d.numaNode),
           num(d.badblockCount),
           yesNo(d.canClearErrors),

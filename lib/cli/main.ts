@@ -10,8 +10,9 @@ import { status } from './status';
 import { flag } from './flag';
 import { devices } from './devices';
 import { badblocksCommand as badblocks } from './badblocks';
+import { doctor } from './doctor';
 
-const commands: Record<string, Command> = { status, flag, devices, badblocks, bench, vm };
+const commands: Record<string, Command> = { status, doctor, flag, devices, badblocks, bench, vm };
 
 const HELP_HELP = `Usage: daxkit help [COMMAND]
 Without COMMAND: the list of commands. With one: its help, the same as

@@ -19,7 +19,7 @@ function root(tree: string): string[] {
   return ['--sysfs-root', path.join(FIX, tree)];
 }
 
-const DEVICE_KEYS = ['dev', 'type', 'path', 'size', 'mode', 'map', 'align', 'region', 'namespace', 'persistence_domain', 'numa_node', 'target_node', 'badblock_count', 'can_clear_errors'];
+const DEVICE_KEYS = ['dev', 'type', 'path', 'size', 'mode', 'map', 'align', 'region', 'namespace', 'persistence_domain', 'numa_node', 'target_node', 'badblock_count', 'can_clear_errors', 'persistence'];
 const REPORT_KEYS = ['target', 'target_base64', 'type', 'dev', 'region', 'block_size', 'units', 'badblock_count', 'badblocks', 'complete', 'warnings'];
 
 describe('daxkit devices', function () {
@@ -48,6 +48,13 @@ describe('daxkit devices', function () {
       target_node: 0,
       badblock_count: 9,
       can_clear_errors: false,
+      persistence: {
+        domain: 'memory-controller',
+        provider: 'nfit',
+        assumed: true,
+        reason:
+          'pmem0 in region0 (provider ACPI.NFIT): the platform does not say where its persistence domain ends (no persistence_domain); daxkit assumes the memory controller, which needs the cache lines written back',
+      },
     });
   });
 
@@ -55,11 +62,11 @@ describe('daxkit devices', function () {
     const r = daxkit('devices', ...root('missing-attrs'));
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.match(lines[0], /^NAME +TYPE +MODE +SIZE +ALIGN +REGION +DOMAIN +NUMA +BADBLOCKS +CLEAR$/);
-    assert.match(lines[1], /^region0 +region +- +1 GiB +- +region0 +unknown +- +- +-$/);
-    assert.match(lines[6], /^\/dev\/dax1\.0 +dax +- +502 MiB +2 MiB +region1 +unknown +- +- +-$/);
+    assert.match(lines[0], /^NAME +TYPE +MODE +SIZE +ALIGN +REGION +DOMAIN +PERSISTENCE +NUMA +BADBLOCKS +CLEAR$/);
+    assert.match(lines[1], /^region0 +region +- +1 GiB +- +region0 +unknown +memory-controller \(assumed\) +- +- +-$/);
+    assert.match(lines[6], /^\/dev\/dax1\.0 +dax +- +502 MiB +2 MiB +region1 +unknown +memory-controller \(assumed\) +- +- +-$/);
     const q = daxkit('devices', ...root('qemu-6.1'));
-    assert.match(q.stdout, /\n\/dev\/pmem0 +block +fsdax +1006 MiB +2 MiB +region0 +unknown +0 +9 +no\n/);
+    assert.match(q.stdout, /\n\/dev\/pmem0 +block +fsdax +1006 MiB +2 MiB +region0 +unknown +memory-controller \(assumed\) +0 +9 +no\n/);
   });
 
   it('no persistent memory: a message, or [] with --json, and exit 0; malformed sysfs: exit 1 naming the file and line', function () {
@@ -79,6 +86,7 @@ describe('daxkit devices', function () {
   it('help, and usage errors exit 2', function () {
     const h = daxkit('help', 'devices');
     assert.equal(h.status, 0);
+    assert.match(h.stdout, /PERSISTENCE\n\(where daxkit finds stores survive power loss/);
     assert.match(h.stdout, /^Usage: daxkit devices \[--json\]/);
     assert.match(h.stdout, /badblock_count \(512-byte sectors\)/);
     assert.equal(daxkit('devices', '--bogus').status, 2);

@@ -44,7 +44,7 @@ describe('daxkit: version, help and mistakes', function () {
     const h = daxkit('help', 'help');
     assert.equal(h.status, 0);
     assert.match(h.stdout, /^Usage: daxkit help \[COMMAND\]\n/);
-    for (const c of ['status', 'flag', 'devices', 'badblocks', 'bench', 'vm']) assert.equal(daxkit('help', c).stdout, daxkit(c, '--help').stdout, c);
+    for (const c of ['status', 'doctor', 'flag', 'devices', 'badblocks', 'bench', 'vm']) assert.equal(daxkit('help', c).stdout, daxkit(c, '--help').stdout, c);
     assertUsage(['help', 'stauts'], /^daxkit: unknown command 'stauts'; did you mean 'status'\?$/, 'daxkit help');
     assertUsage(['help', 'flag', 'get'], /^daxkit: help takes one COMMAND/, 'daxkit help help');
   });

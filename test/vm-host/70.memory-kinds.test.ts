@@ -84,6 +84,7 @@ interface Facts {
   };
   crashWriter?: { records: number; mapSync: boolean };
   daxkit?: DaxkitFacts;
+  doctor?: DoctorFacts;
 }
 
 // ---- issue 13: what daxkit says of each kind (test/fixtures/memory-kinds.ts daxkitFacts()).
@@ -368,6 +369,142 @@ function daxkitBoot2(facts: () => Facts): void {
 
 const STATX_ATTR_DAX = 0x200000n;
 
+/** What `daxkit doctor --json` said of one path (the fields judged here). */
+interface DoctorReport {
+  path: string;
+  type: string;
+  verdict: string;
+  durable: boolean | null;
+  assumed: boolean;
+  reason: string;
+  persistence: { domain: string; provider: string; assumed: boolean; device: string | null; region: string | null };
+  persist: { flushMechanism: string; granularity: string; mapSync: boolean | null };
+  mapSync: { probed: string | null; granted: boolean | null; error: { code: string } | null };
+  dax: boolean | null;
+  cpuFlush: string;
+  warnings: string[];
+}
+interface DoctorFacts {
+  setup: Record<string, Ran>;
+  paths: Record<string, string>;
+  status: number | null;
+  stderr: string;
+  stdout: string | null;
+  reports: Record<string, DoctorReport> | null;
+  human: { status: number | null; stdout: string };
+  devices: { status: number | null; stderr: string; list: Array<{ dev: string; persistence: { domain: string; provider: string } | null }> | null };
+  before: Record<string, string[] | null>;
+  after: Record<string, string[] | null>;
+}
+
+/**
+ * The verdicts of `daxkit doctor` in a guest with every kind: durable on NFIT
+ * and CXL persistent memory (with the persist() the domain needs) and on
+ * virtio-pmem through msync; never on soft-reserved RAM, memmap= RAM or
+ * tmpfs. `nfit` is the NFIT persistence domain the boot asked for.
+ */
+function doctorTests(facts: () => Facts, nfit: 'memory-controller' | 'cpu-cache', kinds: string[]): void {
+  describe(`daxkit doctor on every kind (NFIT ${nfit})`, function () {
+    let d: DoctorFacts;
+    let r: Record<string, DoctorReport>;
+    before(function () {
+      d = facts().doctor as DoctorFacts;
+      assert.ok(d, 'the guest ran no doctor');
+      assert.ok(d.reports, `doctor --json printed no JSON (exit ${d.status}): ${d.stdout} ${d.stderr}`);
+      r = d.reports;
+    });
+
+    it(`examines ${kinds.join(', ')}: exit 1 (some are not durable), nothing on stderr, nothing left in any directory`, function () {
+      assert.deepEqual(Object.keys(r).sort(), [...kinds].sort(), JSON.stringify(d.setup));
+      assert.equal(d.stderr, '');
+      assert.equal(d.status, kinds.some((k) => r[k].durable !== true) ? 1 : 0);
+      assert.equal(d.human.status, d.status);
+      assert.deepEqual(d.after, d.before, 'the MAP_SYNC probe left nothing behind');
+      for (const k of kinds) assert.match(d.human.stdout, new RegExp(`^${d.paths[k].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: durable: ${r[k].verdict}`, 'm'), k);
+    });
+
+    it('NFIT fsdax (ext4, xfs): yes, MAP_SYNC granted by a real mapping, persist() as the domain needs', function () {
+      for (const k of ['nfitExt4', 'nfitXfs']) {
+        const x = r[k];
+        assert.equal(x.durable, true, `${k}: ${x.reason}`);
+        assert.equal(x.verdict, 'yes');
+        assert.equal(x.assumed, false, k);
+        assert.deepEqual([x.persistence.provider, x.persistence.domain], ['nfit', nfit], k);
+        assert.deepEqual([x.mapSync.probed, x.mapSync.granted], ['temporary-file', true], k);
+        assert.equal(x.dax, true, `${k}: new files are DAX`);
+        if (nfit === 'cpu-cache') assert.deepEqual([x.persist.flushMechanism, x.persist.granularity], ['none', 'byte'], k);
+        else assert.deepEqual([x.persist.flushMechanism, x.persist.granularity], [x.cpuFlush, 'cacheline'], k);
+      }
+    });
+
+    it('a file on NFIT ext4: yes, MAP_SYNC granted to a read-only mapping of the file itself, which is left as it was', function () {
+      const x = r.nfitExt4File;
+      assert.equal(x.type, 'file');
+      assert.equal(x.durable, true, x.reason);
+      assert.deepEqual([x.persistence.provider, x.persistence.domain, x.dax], ['nfit', nfit, true]);
+      assert.deepEqual([x.mapSync.probed, x.mapSync.granted], ['file', true]);
+      assert.deepEqual(d.after.nfitExt4File, ['doctor']);
+    });
+
+    it('NFIT devdax: yes, no MAP_SYNC needed', function () {
+      const x = r.nfitDevdax;
+      assert.equal(x.type, 'devdax');
+      assert.equal(x.durable, true, x.reason);
+      assert.deepEqual([x.persistence.provider, x.persistence.domain, x.mapSync.probed], ['nfit', nfit, null]);
+    });
+
+    it("CXL pmem fsdax: yes, provider cxl, the memory controller's domain, MAP_SYNC granted", function () {
+      const x = r.cxl;
+      assert.equal(x.durable, true, x.reason);
+      assert.deepEqual([x.persistence.provider, x.persistence.domain, x.persistence.assumed], ['cxl', 'memory-controller', false]);
+      assert.deepEqual([x.mapSync.granted, x.persist.flushMechanism, x.persist.granularity], [true, x.cpuFlush, 'cacheline']);
+    });
+
+    it('virtio-pmem fsdax: yes through msync only: MAP_SYNC really refused, domain host, persist() is msync', function () {
+      const x = r.virtio;
+      assert.equal(x.durable, true, x.reason);
+      assert.deepEqual([x.persistence.provider, x.persistence.domain], ['virtio-pmem', 'host']);
+      assert.deepEqual([x.mapSync.probed, x.mapSync.granted, x.mapSync.error?.code], ['temporary-file', false, 'EOPNOTSUPP']);
+      assert.deepEqual([x.persist.flushMechanism, x.persist.granularity, x.persist.mapSync], ['msync', 'page', false]);
+      assert.match(x.reason, /^yes: persist\(\) calls msync/);
+    });
+
+    it('daxkit devices --json gives the device behind each path the persistence doctor found', function () {
+      assert.ok(d.devices.list, `devices --json failed (${d.devices.status}): ${d.devices.stderr}`);
+      const list = d.devices.list;
+      let checked = 0;
+      for (const k of kinds) {
+        const p = r[k].persistence;
+        if (p.device === null) continue;
+        const e = list.find((x) => x.dev === p.device);
+        assert.ok(e, `${k}: devices lists no ${p.device}`);
+        assert.deepEqual([e.persistence?.domain, e.persistence?.provider], [p.domain, p.provider], `${k}: ${p.device}`);
+        checked++;
+      }
+      assert.equal(checked, kinds.filter((k) => k !== 'tmpfs').length, 'every kind but tmpfs has a device');
+      const hmem = list.find((x) => `/dev/${x.dev}` === d.paths.hmem);
+      if (kinds.includes('hmem')) assert.deepEqual([hmem?.persistence?.domain, hmem?.persistence?.provider], ['none', 'hmem']);
+    });
+
+    it('volatile memory is never durable: hmem devdax, memmap= fsdax, tmpfs', function () {
+      for (const [k, provider] of [
+        ['hmem', 'hmem'],
+        ['memmap', 'e820'],
+        ['tmpfs', 'tmpfs'],
+      ]) {
+        if (!kinds.includes(k)) continue;
+        const x = r[k];
+        assert.equal(x.durable, false, `${k}: ${x.reason}`);
+        assert.equal(x.verdict, 'no', k);
+        assert.deepEqual([x.persistence.provider, x.persistence.domain, x.persist.granularity], [provider, 'none', 'none'], k);
+        assert.match(x.reason, /^no: .*nothing survives power loss/, k);
+      }
+      if (kinds.includes('memmap')) assert.equal(r.memmap.mapSync.granted, true, 'memmap= is DAX (MAP_SYNC granted), and still RAM');
+    });
+  });
+}
+
+
 describe('the VM harness kinds of memory (one guest with all of them, a power cut, a second guest on the same images)', function () {
   if (blocker !== null) {
     it(`virtio-pmem, hmem, CXL, NFIT persistence domains, an unarmed NVDIMM and memmap= in one guest, across a power cut [pending: ${blocker}]`);
@@ -387,6 +524,8 @@ describe('the VM harness kinds of memory (one guest with all of them, a power cu
       f = lastJson(r.stdout);
       console.log(`      (boot 1 with every kind, to the power cut: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     });
+
+    doctorTests(() => f, 'memory-controller', ['nfitExt4', 'nfitExt4File', 'nfitXfs', 'nfitDevdax', 'virtio', 'cxl', 'hmem', 'tmpfs', 'memmap']);
 
     it('virtio-pmem: its /dev/pmemN is a namespace of a region on the virtio-pmem bus, with ext4 mounted dax=always', function () {
       const dev = f.env.PMEM_VIRTIO_DEV;
@@ -516,6 +655,8 @@ describe('the VM harness kinds of memory (one guest with all of them, a power cu
         g = lastJson(r.stdout);
         console.log(`      (boot 2 on the reused images: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       });
+
+      doctorTests(() => g, 'cpu-cache', ['nfitExt4', 'nfitExt4File', 'nfitXfs', 'nfitDevdax', 'virtio', 'cxl', 'tmpfs']);
 
       it('CXL: a new region, the same namespace from the label area, every persisted record and the fsynced file', function () {
         assert.equal(g.env.PMEM_IMAGES_REUSED, '1');
