@@ -42,6 +42,15 @@ export function deviceJson(d: PmemDevice): Record<string, unknown> {
     target_node: d.targetNode,
     badblock_count: d.badblockCount,
     can_clear_errors: d.canClearErrors,
+    bus: d.bus,
+    provider: d.provider,
+    read_only: d.readOnly,
+    memdevs: d.memdevs,
+    cxl_regions: d.cxlRegions,
+    serial: d.serial,
+    pmem_size: d.pmemSize,
+    ram_size: d.ramSize,
+    firmware_version: d.firmwareVersion,
     persistence: d.persistence === null ? null : { domain: d.persistence.domain, provider: d.persistence.provider, assumed: d.persistence.assumed, reason: d.persistence.reason },
   };
 }
@@ -56,7 +65,8 @@ their physical ranges are root-only): each nd region, then its namespaces and
 their pmem block devices, partitions and dax devices; dax devices of no nd
 region (dax_hmem) last.
 
-Columns: NAME, TYPE (region, namespace, block, partition, dax), MODE (fsdax,
+Columns: NAME, TYPE (region, namespace, block, partition, dax, cxl-memdev,
+cxl-region), MODE (fsdax,
 devdax, raw, sector, system-ram), SIZE, ALIGN, REGION, DOMAIN (the region's
 persistence_domain: cpu_cache, memory_controller, or unknown), PERSISTENCE
 (where daxkit finds stores survive power loss, DaxMapping.persistence.domain:

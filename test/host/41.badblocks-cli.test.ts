@@ -19,7 +19,7 @@ function root(tree: string): string[] {
   return ['--sysfs-root', path.join(FIX, tree)];
 }
 
-const DEVICE_KEYS = ['dev', 'type', 'path', 'size', 'mode', 'map', 'align', 'region', 'namespace', 'persistence_domain', 'numa_node', 'target_node', 'badblock_count', 'can_clear_errors', 'persistence'];
+const DEVICE_KEYS = ['dev', 'type', 'path', 'size', 'mode', 'map', 'align', 'region', 'namespace', 'persistence_domain', 'numa_node', 'target_node', 'badblock_count', 'can_clear_errors', 'bus', 'provider', 'read_only', 'memdevs', 'cxl_regions', 'serial', 'pmem_size', 'ram_size', 'firmware_version', 'persistence'];
 const REPORT_KEYS = ['target', 'target_base64', 'type', 'dev', 'region', 'block_size', 'units', 'badblock_count', 'badblocks', 'complete', 'warnings'];
 
 describe('daxkit devices', function () {
@@ -48,6 +48,15 @@ describe('daxkit devices', function () {
       target_node: 0,
       badblock_count: 9,
       can_clear_errors: false,
+      bus: 'ndbus0',
+      provider: 'ACPI.NFIT',
+      read_only: null,
+      memdevs: null,
+      cxl_regions: null,
+      serial: null,
+      pmem_size: null,
+      ram_size: null,
+      firmware_version: null,
       persistence: {
         domain: 'memory-controller',
         provider: 'nfit',
@@ -56,6 +65,24 @@ describe('daxkit devices', function () {
           'pmem0 in region0 (provider ACPI.NFIT): the platform does not say where its persistence domain ends (no persistence_domain); daxkit assumes the memory controller, which needs the cache lines written back',
       },
     });
+  });
+
+  it('--json: CXL memory devices with serial, sizes and firmware, linked to their regions; CXL RAM and hmem devdax are domain none', function () {
+    const r = daxkit('devices', '--json', ...root('kinds-cxl'));
+    assert.equal(r.status, 0, r.stderr);
+    const list = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    for (const d of list) assert.deepEqual(Object.keys(d), DEVICE_KEYS);
+    const by = (dev: string, type: string) => list.find((d) => d.dev === dev && d.type === type) as Record<string, unknown>;
+    const mem0 = by('mem0', 'cxl-memdev');
+    assert.deepEqual(
+      { serial: mem0.serial, pmem_size: mem0.pmem_size, ram_size: mem0.ram_size, firmware_version: mem0.firmware_version, cxl_regions: mem0.cxl_regions },
+      { serial: '0xdeadbeef', pmem_size: 268435456, ram_size: 0, firmware_version: 'BWFW VERSION 00', cxl_regions: ['region7'] },
+    );
+    assert.deepEqual(by('pmem7', 'block').memdevs, ['mem0']);
+    assert.equal(by('pmem7', 'block').provider, 'CXL');
+    assert.equal((by('dax8.0', 'dax').persistence as { domain: string }).domain, 'none');
+    assert.equal((by('dax0.0', 'dax').persistence as { domain: string }).domain, 'none');
+    assert.equal((by('region8', 'cxl-region').persistence as { domain: string }).domain, 'none');
   });
 
   it('a table by default; "-" where the kernel does not say', function () {
