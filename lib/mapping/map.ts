@@ -29,7 +29,7 @@ function fmtSize(n: number): string {
 export function fdPersistence(fd: number): Persistence {
   const st = binding.statx(fd);
   const mount = readMounts().find((e) => e.major === st.devMajor && e.minor === st.devMinor);
-  return filePersistence(st.devMajor, st.devMinor, mount?.fstype ?? null);
+  return filePersistence(st.devMajor, st.devMinor, mount?.fstype ?? null, undefined, mount?.superOptions ?? []);
 }
 
 /** `durability: 'required'` refuses memory that keeps nothing across a power loss, saying why. */

@@ -5,7 +5,10 @@
 // says it in sysfs: the nd bus's `provider`, the region's
 // `persistence_domain` (absent where the platform does not say), and where
 // the device sits in /sys/devices.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readMounts } from '../fs/mounts';
+import { devNumbers } from './device-nodes';
 import { regionDimms, unsavedDimms } from './dimms';
 import { DEFAULT_SYSFS, readAttr, realpathOrNull } from './sysfs';
 import { ndPlace, stackedUnder, type NdPlace } from './sysfs-place';
@@ -51,12 +54,30 @@ function providerOf(raw: string | null): MemoryProvider {
   return PROVIDERS[raw] ?? 'unknown';
 }
 
+// The region's device type from its uevent (`nd_pmem`, `nd_volatile`), or null.
+function regionDevtype(regionDir: string): string | null {
+  const ev = readAttr(path.join(regionDir, 'uevent'));
+  return ev === null ? null : (/^DEVTYPE=(.*)$/m.exec(ev)?.[1] ?? null);
+}
+
+/** True for a volatile nd region (device type `nd_volatile`): RAM, whatever its DIMMs and persistence_domain say. */
+export function isVolatileRegion(regionDir: string): boolean {
+  return regionDevtype(regionDir) === 'nd_volatile';
+}
+
 // The persistence domain of an nd region, as the kernel reports it. `device`
 // is null for the region itself.
 function regionDomain(p: NdPlace, device: string | null, access: Access): Persistence {
   const provider = providerOf(p.provider);
   const where = `${device === null ? p.region : `${device} in ${p.region}`} (provider ${p.provider ?? 'unknown'})`;
   const base = { provider, device, region: p.region };
+  // A volatile region (an NFIT "volatile memory" SPA range; of_pmem's
+  // volatile regions) is RAM even where the platform's capabilities give it a
+  // persistence_domain, as ACPI's flush capabilities are set for every region
+  // of the bus. Only the region's device type tells it from a pmem region.
+  if (isVolatileRegion(p.regionDir)) {
+    return { ...base, domain: 'none', assumed: false, reason: `${where}: a volatile region (nd_volatile): nothing survives power loss` };
+  }
   if (provider === 'e820') {
     return { ...base, domain: 'none', assumed: false, reason: `${where}: memory given to pmem with memmap=, which is RAM: nothing survives power loss` };
   }
@@ -104,6 +125,12 @@ export function sysfsPersistence(real: string, device: string | null, access: Ac
   if (/\/dax_region\d+\//.test(real) && real.includes('/ACPI0017:')) {
     return { domain: 'none', provider: 'cxl', assumed: false, device: name, region: null, reason: `${name}: a CXL RAM region (dax_region): volatile memory, nothing survives power loss` };
   }
+  // Persistent memory reaches device DAX only through an nd region (NFIT,
+  // CXL pmem, virtio-pmem, e820, of_pmem); every other dax provider (hmem,
+  // CXL RAM regions) hands out RAM.
+  if (access === 'dax') {
+    return { domain: 'none', provider: 'unknown', assumed: true, device: name, region: null, reason: `${name}: a dax device in no nd region (${real}); persistent memory reaches device DAX only through an nd region, so daxkit takes it for RAM: nothing survives power loss` };
+  }
   return { domain: 'memory-controller', provider: 'unknown', assumed: true, device: name, region: null, reason: `${name}: in no nd region daxkit knows (${real}); daxkit assumes persistent memory behind the memory controller` };
 }
 
@@ -115,19 +142,60 @@ export function devdaxPersistence(major: number, minor: number, sysRoot = DEFAUL
   return sysfsPersistence(real, path.basename(real), 'dax');
 }
 
+// Filesystems that keep their files in RAM: nothing survives power loss.
+const RAM_FILESYSTEMS = ['tmpfs', 'ramfs', 'hugetlbfs', 'devtmpfs'];
+
+// How deep a chain of loop devices and overlay layers is followed.
+const MAX_DEPTH = 8;
+
 /**
  * The persistence of a file: its filesystem's block device `major:minor`
- * (0 for filesystems without one) and type.
+ * (0 for filesystems without one), type and per-superblock options (an
+ * overlay's `upperdir=`).
  */
-export function filePersistence(devMajor: number, devMinor: number, fstype: string | null, sysRoot = DEFAULT_SYSFS): Persistence {
-  if (fstype === 'tmpfs' || fstype === 'ramfs' || fstype === 'hugetlbfs') {
+export function filePersistence(devMajor: number, devMinor: number, fstype: string | null, sysRoot = DEFAULT_SYSFS, superOptions: readonly string[] = [], depth = 0): Persistence {
+  if (fstype !== null && RAM_FILESYSTEMS.includes(fstype)) {
     return { domain: 'none', provider: 'tmpfs', assumed: false, device: null, region: null, reason: `a file on ${fstype}, which is RAM: nothing survives power loss` };
   }
+  if (fstype === 'overlay') return overlayPersistence(superOptions, sysRoot, depth);
   const real = devMajor === 0 ? null : realpathOrNull(path.join(sysRoot, 'dev', 'block', `${devMajor}:${devMinor}`));
   if (real === null) {
     return { domain: 'storage', provider: 'filesystem', assumed: true, device: null, region: null, reason: `a file on ${fstype ?? 'a filesystem'} without a block device of its own: durable once msync or fsync has returned, as far as the filesystem keeps that promise` };
   }
-  return blockPersistence(real, sysRoot, 0);
+  return blockPersistence(real, sysRoot, depth);
+}
+
+// Octal escapes (\054 for a comma) of a mount option's value, as the kernel writes them.
+function unescapeOption(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * The persistence of the file at `file` (a path in this mount namespace),
+ * from its filesystem; null where it cannot be reached.
+ */
+function pathPersistence(file: string, sysRoot: string, depth: number): Persistence | null {
+  let dev: bigint;
+  try {
+    dev = fs.statSync(file, { bigint: true }).dev;
+  } catch {
+    return null;
+  }
+  const { major, minor } = devNumbers(dev);
+  const mount = readMounts().find((e) => e.major === major && e.minor === minor);
+  return filePersistence(major, minor, mount?.fstype ?? null, sysRoot, mount?.superOptions ?? [], depth + 1);
+}
+
+// A file of an overlay that is written (and so can be mapped shared for
+// writing) has been copied up: the upper layer's filesystem keeps it.
+function overlayPersistence(superOptions: readonly string[], sysRoot: string, depth: number): Persistence {
+  const upper = superOptions.find((o) => o.startsWith('upperdir='));
+  const unknown = (why: string): Persistence => ({ domain: 'storage', provider: 'filesystem', assumed: true, device: null, region: null, reason: `a file on overlay: ${why}; daxkit assumes storage, durable once msync or fsync has returned` });
+  if (upper === undefined) return unknown('no upper layer (a read-only overlay)');
+  const dir = unescapeOption(upper.slice('upperdir='.length));
+  const p = depth < MAX_DEPTH ? pathPersistence(dir, sysRoot, depth) : null;
+  if (p === null) return unknown(`its upper layer ${JSON.stringify(dir)} cannot be reached`);
+  return { ...p, reason: `a file on overlay, kept by its upper layer ${JSON.stringify(dir)}: ${p.reason}` };
 }
 
 // The order in which the devices under a stacked device (device-mapper, md)
@@ -138,12 +206,24 @@ function blockPersistence(real: string, sysRoot: string, depth: number): Persist
   const device = path.basename(real);
   const nd = ndPlace(real);
   if (nd !== null) return regionDomain(nd, device, 'block');
+  // A partition is as durable as the disk it is part of (brd's ram0p1 too).
+  if (readAttr(path.join(real, 'partition')) !== null) {
+    const whole = blockPersistence(path.dirname(real), sysRoot, depth);
+    return { ...whole, device, reason: `${device}, a partition of ${whole.reason}` };
+  }
   if (/^(ram|zram)\d+$/.test(device)) {
     return { domain: 'none', provider: 'ramdisk', assumed: false, device, region: null, reason: `${device}: a RAM disk: nothing survives power loss` };
   }
+  if (/^nullb\d+$/.test(device)) {
+    return { domain: 'none', provider: 'ramdisk', assumed: false, device, region: null, reason: `${device}: null_blk, which discards its writes or keeps them in RAM: nothing survives power loss` };
+  }
+  // A loop device keeps its blocks in its backing file: as durable as that
+  // file's filesystem, and no more than storage (its flush is the file's fsync).
+  const backing = readAttr(path.join(real, 'loop', 'backing_file'));
+  if (backing !== null) return loopPersistence(device, backing, sysRoot, depth);
   // A device-mapper or md device over pmem (dm-linear passes DAX through) is
   // as durable as the least durable device under it.
-  const under = depth < 8 ? stackedUnder(real, sysRoot) : [];
+  const under = depth < MAX_DEPTH ? stackedUnder(real, sysRoot) : [];
   if (under.length > 0) {
     const parts = under.map((u) => blockPersistence(u, sysRoot, depth + 1));
     const worst = WEAKEST.map((d) => parts.find((q) => q.domain === d)).find((q) => q !== undefined) as Persistence;
@@ -155,4 +235,14 @@ function blockPersistence(real: string, sysRoot: string, depth: number): Persist
     };
   }
   return { domain: 'storage', provider: 'filesystem', assumed: false, device, region: null, reason: `${device}: storage behind the page cache: durable once msync or fsync has returned` };
+}
+
+function loopPersistence(device: string, backing: string, sysRoot: string, depth: number): Persistence {
+  const file = backing.endsWith(' (deleted)') ? null : backing;
+  const p = file === null || depth >= MAX_DEPTH ? null : pathPersistence(file, sysRoot, depth);
+  if (p === null) {
+    return { domain: 'storage', provider: 'filesystem', assumed: true, device, region: null, reason: `${device}: a loop device over ${JSON.stringify(backing)}, which cannot be reached; daxkit assumes storage, durable once msync or fsync has returned` };
+  }
+  const domain = p.domain === 'none' ? 'none' : 'storage';
+  return { ...p, domain, device, reason: `${device}: a loop device over ${JSON.stringify(backing)}: ${p.reason}` };
 }

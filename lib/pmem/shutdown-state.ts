@@ -18,7 +18,8 @@ import { invalidArgValue } from '../errors';
 import { loadCxl, type CxlModel } from './cxl-model';
 import { regionDimms, type DimmFamily, type NdDimm } from './dimms';
 import { readAttr, realpathOrNull, SysfsFormatError } from './sysfs';
-import { ndPlacesOf, type NdPlace } from './sysfs-place';
+import { ndPlace, ndPlacesOf, stackedUnder, type NdPlace } from './sysfs-place';
+import { isVolatileRegion } from './persistence';
 import { sysfsRootOption } from './sysfs';
 
 export interface ShutdownStateOptions {
@@ -178,11 +179,23 @@ export function shutdownState(target: PathArg, options?: ShutdownStateOptions): 
     const where = what === text ? `'${text}' is in no nd region` : `'${text}' is on ${what}, which is in no nd region`;
     return { target: text, regions: [], count: null, id: null, reason: `${where}: there are no DIMMs to count unsafe shutdowns of`, devices: [] };
   }
+  // A count speaks for the whole target or not at all: a device-mapper
+  // device partly over a RAM disk or a disk, or a volatile region, loses data
+  // in a power cut that no DIMM's count records.
+  const regions = places.map((p) => p.region);
+  const outside = real === null ? [] : leavesOutsideNd(real, root, 8);
+  const volatile = places.find((p) => isVolatileRegion(p.regionDir));
+  if (outside.length > 0 || volatile !== undefined) {
+    const why =
+      volatile !== undefined
+        ? `${volatile.region} is a volatile region (nd_volatile): its contents do not survive a power cut, whatever its DIMMs count`
+        : `'${text}' is partly on ${outside.join(', ')}, which is in no nd region: no DIMM counts an unsafe shutdown of that part`;
+    return { target: text, regions, count: null, id: null, reason: why, devices: [] };
+  }
   let model: CxlModel | undefined;
   const cxl = (): CxlModel => (model ??= loadCxl(root));
   const devices: ShutdownDevice[] = [];
   for (const p of places) for (const d of regionDimms(p.regionDir)) if (!devices.some((x) => x.dimm === d.name)) devices.push(device(d, p, cxl));
-  const regions = places.map((p) => p.region);
   if (devices.length === 0) {
     return { target: text, regions, count: null, id: null, reason: `${regions.join(', ')} has no DIMMs (provider ${places[0].provider ?? 'unknown'}): there is nothing that counts unsafe shutdowns`, devices };
   }
@@ -200,4 +213,12 @@ export function shutdownState(target: PathArg, options?: ShutdownStateOptions): 
     reason,
     devices,
   };
+}
+
+// The devices at the bottom of a stack (device-mapper, md) that are in no nd region.
+function leavesOutsideNd(real: string, root: string, depth: number): string[] {
+  if (ndPlace(real) !== null) return [];
+  const under = depth > 0 ? stackedUnder(real, root) : [];
+  if (under.length === 0) return [path.basename(real)];
+  return under.flatMap((u) => leavesOutsideNd(u, root, depth - 1));
 }
