@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { readMounts } from '../fs/mounts';
 import { devNumbers } from './device-nodes';
 import { regionDimms, unsavedDimms } from './dimms';
-import { DEFAULT_SYSFS, readAttr, realpathOrNull } from './sysfs';
+import { DEFAULT_SYSFS, readAttr, readSysfsBytes, realpathOrNull } from './sysfs';
+import { pathText } from '../fs/path-bytes';
 import { ndPlace, stackedUnder, type NdPlace } from './sysfs-place';
 
 /**
@@ -174,7 +175,7 @@ function unescapeOption(s: string): string {
  * The persistence of the file at `file` (a path in this mount namespace),
  * from its filesystem; null where it cannot be reached.
  */
-function pathPersistence(file: string, sysRoot: string, depth: number): Persistence | null {
+function pathPersistence(file: Buffer, sysRoot: string, depth: number): Persistence | null {
   let dev: bigint;
   try {
     dev = fs.statSync(file, { bigint: true }).dev;
@@ -192,10 +193,12 @@ function overlayPersistence(superOptions: readonly string[], sysRoot: string, de
   const upper = superOptions.find((o) => o.startsWith('upperdir='));
   const unknown = (why: string): Persistence => ({ domain: 'storage', provider: 'filesystem', assumed: true, device: null, region: null, reason: `a file on overlay: ${why}; daxkit assumes storage, durable once msync or fsync has returned` });
   if (upper === undefined) return unknown('no upper layer (a read-only overlay)');
-  const dir = unescapeOption(upper.slice('upperdir='.length));
+  // Mount options are read one char a byte (latin1): the bytes of the path.
+  const dir = Buffer.from(unescapeOption(upper.slice('upperdir='.length)), 'latin1');
+  const shown = JSON.stringify(pathText(dir));
   const p = depth < MAX_DEPTH ? pathPersistence(dir, sysRoot, depth) : null;
-  if (p === null) return unknown(`its upper layer ${JSON.stringify(dir)} cannot be reached`);
-  return { ...p, reason: `a file on overlay, kept by its upper layer ${JSON.stringify(dir)}: ${p.reason}` };
+  if (p === null) return unknown(`its upper layer ${shown} cannot be reached`);
+  return { ...p, reason: `a file on overlay, kept by its upper layer ${shown}: ${p.reason}` };
 }
 
 // The order in which the devices under a stacked device (device-mapper, md)
@@ -219,8 +222,9 @@ function blockPersistence(real: string, sysRoot: string, depth: number): Persist
   }
   // A loop device keeps its blocks in its backing file: as durable as that
   // file's filesystem, and no more than storage (its flush is the file's fsync).
-  const backing = readAttr(path.join(real, 'loop', 'backing_file'));
-  if (backing !== null) return loopPersistence(device, backing, sysRoot, depth);
+  // The kernel prints the path as it is (any bytes) and a newline.
+  const backing = readSysfsBytes(path.join(real, 'loop', 'backing_file'));
+  if (backing !== null) return loopPersistence(device, backing.subarray(0, backing.at(-1) === 0x0a ? -1 : undefined), sysRoot, depth);
   // A device-mapper or md device over pmem (dm-linear passes DAX through) is
   // as durable as the least durable device under it.
   const under = depth < MAX_DEPTH ? stackedUnder(real, sysRoot) : [];
@@ -237,12 +241,20 @@ function blockPersistence(real: string, sysRoot: string, depth: number): Persist
   return { domain: 'storage', provider: 'filesystem', assumed: false, device, region: null, reason: `${device}: storage behind the page cache: durable once msync or fsync has returned` };
 }
 
-function loopPersistence(device: string, backing: string, sysRoot: string, depth: number): Persistence {
-  const file = backing.endsWith(' (deleted)') ? null : backing;
-  const p = file === null || depth >= MAX_DEPTH ? null : pathPersistence(file, sysRoot, depth);
+function loopPersistence(device: string, backing: Buffer, sysRoot: string, depth: number): Persistence {
+  const shown = JSON.stringify(pathText(backing));
+  // A deleted backing file: the path now names some other file, or none;
+  // the directory it was in tells its filesystem (unless it was moved first).
+  const SUFFIX = ' (deleted)';
+  const deleted = backing.toString('latin1').endsWith(SUFFIX);
+  const file = deleted ? Buffer.from(path.dirname(backing.subarray(0, -SUFFIX.length).toString('latin1')), 'latin1') : backing;
+  const p = depth >= MAX_DEPTH ? null : pathPersistence(file, sysRoot, depth);
+  if (p !== null && deleted) {
+    return { ...p, domain: p.domain === 'none' ? 'none' : 'storage', assumed: true, device, reason: `${device}: a loop device over ${shown}, judged by the directory it was in: ${p.reason}` };
+  }
   if (p === null) {
-    return { domain: 'storage', provider: 'filesystem', assumed: true, device, region: null, reason: `${device}: a loop device over ${JSON.stringify(backing)}, which cannot be reached; daxkit assumes storage, durable once msync or fsync has returned` };
+    return { domain: 'storage', provider: 'filesystem', assumed: true, device, region: null, reason: `${device}: a loop device over ${shown}, which cannot be reached; daxkit assumes storage, durable once msync or fsync has returned` };
   }
   const domain = p.domain === 'none' ? 'none' : 'storage';
-  return { ...p, domain, device, reason: `${device}: a loop device over ${JSON.stringify(backing)}: ${p.reason}` };
+  return { ...p, domain, device, reason: `${device}: a loop device over ${shown}: ${p.reason}` };
 }

@@ -113,6 +113,39 @@ describe('durability: what must never be called durable (sysfs trees)', function
     }
   });
 
+  it('a loop device over a tmpfs file whose name is not UTF-8, or that was deleted: still none', function () {
+    const shm = mkTempDir('/dev/shm');
+    const name = Buffer.concat([Buffer.from(shm + '/'), Buffer.from([0xff, 0x0a, 0x41])]);
+    fs.writeFileSync(name, '');
+    const root = tree({}, { 'dev/block/7:0': '../../devices/virtual/block/loop0', 'dev/block/7:1': '../../devices/virtual/block/loop1' });
+    fs.mkdirSync(path.join(root, 'devices/virtual/block/loop0/loop'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'devices/virtual/block/loop1/loop'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'devices/virtual/block/loop0/loop/backing_file'), Buffer.concat([name, Buffer.from('\n')]));
+    fs.writeFileSync(path.join(root, 'devices/virtual/block/loop1/loop/backing_file'), `${shm}/gone (deleted)\n`);
+    try {
+      const p = filePersistence(7, 0, 'ext4', root);
+      assert.equal(p.domain, 'none', p.reason);
+      const d = filePersistence(7, 1, 'ext4', root);
+      assert.equal(d.domain, 'none', d.reason);
+      assert.equal(d.assumed, true);
+    } finally {
+      fs.rmSync(shm, { recursive: true, force: true });
+    }
+  });
+
+  it('an overlay whose tmpfs upper layer has a name that is not UTF-8: none', function () {
+    const shm = mkTempDir('/dev/shm');
+    const upper = Buffer.concat([Buffer.from(shm + '/'), Buffer.from([0xe9, 0xff])]);
+    fs.mkdirSync(upper);
+    try {
+      // mountinfo's bytes, one char each, as parseMountInfo gives them.
+      const p = filePersistence(0, 99, 'overlay', '/sys', [`upperdir=${upper.toString('latin1')}`]);
+      assert.equal(p.domain, 'none', p.reason);
+    } finally {
+      fs.rmSync(shm, { recursive: true, force: true });
+    }
+  });
+
   it('devtmpfs is RAM: none', function () {
     assert.equal(filePersistence(0, 6, 'devtmpfs').domain, 'none');
   });
