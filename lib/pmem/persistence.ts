@@ -7,8 +7,8 @@
 // the device sits in /sys/devices.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readMounts } from '../fs/mounts';
-import { devNumbers } from './device-nodes';
+import { binding, type NativeStatx } from '../binding';
+import { readMounts, type MountEntry } from '../fs/mounts';
 import { regionDimms, unsavedDimms } from './dimms';
 import { DEFAULT_SYSFS, readAttr, readSysfsBytes, realpathOrNull } from './sysfs';
 import { pathText } from '../fs/path-bytes';
@@ -176,15 +176,27 @@ function unescapeOption(s: string): string {
  * from its filesystem; null where it cannot be reached.
  */
 function pathPersistence(file: Buffer, sysRoot: string, depth: number): Persistence | null {
-  let dev: bigint;
+  let st: NativeStatx;
   try {
-    dev = fs.statSync(file, { bigint: true }).dev;
+    st = binding.statx(file, true);
   } catch {
     return null;
   }
-  const { major, minor } = devNumbers(dev);
-  const mount = readMounts().find((e) => e.major === major && e.minor === minor);
-  return filePersistence(major, minor, mount?.fstype ?? null, sysRoot, mount?.superOptions ?? [], depth + 1);
+  return statPersistence(st, readMounts(), sysRoot, depth + 1);
+}
+
+/**
+ * The persistence of what `st` (statx of a file or directory) describes: its
+ * filesystem, found by the mount the file is reached through where statx or
+ * fdinfo gives its id (an overlay reports a layer's pseudo device in st_dev
+ * for non-directories, in no mount), else by st_dev.
+ */
+export function statPersistence(st: NativeStatx, mounts: readonly MountEntry[], sysRoot = DEFAULT_SYSFS, depth = 0): Persistence {
+  const mount = (st.mntId !== null ? mounts.find((e) => e.id === st.mntId) : undefined) ?? mounts.find((e) => e.major === st.devMajor && e.minor === st.devMinor);
+  if (mount !== undefined && (mount.major !== st.devMajor || mount.minor !== st.devMinor)) {
+    return filePersistence(mount.major, mount.minor, mount.fstype, sysRoot, mount.superOptions, depth);
+  }
+  return filePersistence(st.devMajor, st.devMinor, mount?.fstype ?? null, sysRoot, mount?.superOptions ?? [], depth);
 }
 
 // A file of an overlay that is written (and so can be mapped shared for

@@ -266,6 +266,25 @@ describe('durability on this machine: loop over tmpfs, overlay over tmpfs', func
         (e: unknown) => e instanceof DaxError && e.code === 'ERR_DAX_NOT_DURABLE',
       );
       assert.equal(fs.existsSync(f), false);
+      // Files that exist: one in the upper layer, one still in the lower
+      // (copied up to tmpfs when opened for writing). Their st_dev is a
+      // layer's pseudo device, in no mount: the mount is found by its id.
+      fs.writeFileSync(path.join(merged, 'upper-file'), Buffer.alloc(4096));
+      fs.writeFileSync(path.join(lower, 'lower-file'), Buffer.alloc(4096));
+      for (const name of ['upper-file', 'lower-file']) {
+        const file = path.join(merged, name);
+        assert.throws(
+          () => open(file, { durability: 'required' }),
+          (e: unknown) => e instanceof DaxError && e.code === 'ERR_DAX_NOT_DURABLE',
+          name,
+        );
+        const m = open(file);
+        try {
+          assert.equal(m.persistence.domain, 'none', m.persistence.reason);
+        } finally {
+          m.close();
+        }
+      }
     } finally {
       for (const m of mounts) execFileSync('umount', [m]);
       fs.rmSync(base, { recursive: true, force: true });
