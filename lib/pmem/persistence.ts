@@ -106,7 +106,7 @@ function regionDomain(p: NdPlace, device: string | null, access: Access): Persis
     ...base,
     domain: 'memory-controller',
     assumed: true,
-    reason: `${where}: the platform does not say where its persistence domain ends (no persistence_domain); daxkit assumes the memory controller, which needs the cache lines written back`,
+    reason: `${where}: the platform does not say where its persistence domain ends (${raw === null || raw === '' ? 'no persistence_domain' : `persistence_domain ${JSON.stringify(raw)}, a word daxkit does not know`}); daxkit assumes the memory controller, which needs the cache lines written back`,
   };
 }
 

@@ -67,6 +67,19 @@ describe('durability: what must never be called durable (sysfs trees)', function
     assert.equal(filePersistence(259, 0, 'ext4', pmem).domain, 'cpu-cache');
   });
 
+  it('persistence_domain empty or a word daxkit does not know: assumed, and the reason quotes the word', function () {
+    const root = nfitRegion('nd_pmem');
+    const file = path.join(root, BUS, 'region0', 'persistence_domain');
+    fs.writeFileSync(file, '\n');
+    const empty = filePersistence(259, 0, 'ext4', root);
+    assert.deepEqual([empty.domain, empty.assumed], ['memory-controller', true]);
+    assert.match(empty.reason, /no persistence_domain/);
+    fs.writeFileSync(file, 'platform_buffer\n');
+    const odd = filePersistence(259, 0, 'ext4', root);
+    assert.deepEqual([odd.domain, odd.assumed], ['memory-controller', true]);
+    assert.match(odd.reason, /persistence_domain "platform_buffer", a word daxkit does not know/);
+  });
+
   it('shutdownState() of a volatile region: no count (its DIMMs count, but nothing of it survives a power cut)', function () {
     const s = shutdownState('pmem0', { sysfsRoot: nfitRegion('nd_volatile') });
     assert.equal(s.count, null);
