@@ -12,7 +12,7 @@
 //       the device arms dirty-shutdown tracking (the id is the serial number);
 //       before that the id comes from the memory device's serial (memN/serial)
 import * as path from 'node:path';
-import { binding } from '../binding';
+import { binding, type NativeStatx } from '../binding';
 import { rejectUnknownOptions, validateObject, validatePathArg, type PathArg } from '../validate';
 import { invalidArgValue } from '../errors';
 import { loadCxl, type CxlModel } from './cxl-model';
@@ -82,10 +82,30 @@ function placeOf(text: string, bytes: Buffer, root: string): { real: string | nu
     const bus = text.startsWith('dax') ? 'dax' : text.startsWith('pmem') ? null : 'nd';
     const link = bus === null ? path.join(root, 'class', 'block', text) : path.join(root, 'bus', bus, 'devices', text);
     const real = realpathOrNull(link);
+    // The same text is a relative path too: a file of that name here would
+    // be answered for with another device's DIMMs. Only the device's own
+    // node (in /dev, say) is the same target.
+    const here = statOrNull(bytes, text);
+    if (real === null && here !== null) return placeOfStat(binding.statx(bytes, true, text), root);
     if (real === null) throw invalidArgValue('target', text, `names no device in ${path.dirname(link)}`);
+    if (here !== null && placeOfStat(here, root).real !== real) {
+      throw invalidArgValue('target', text, `names both the device ${text} and a file in the current directory: write ./${text} for the file, or /dev/${text} for the device`);
+    }
     return { real, what: text };
   }
-  const st = binding.statx(bytes, true, text);
+  return placeOfStat(binding.statx(bytes, true, text), root);
+}
+
+function statOrNull(bytes: Buffer, text: string): NativeStatx | null {
+  try {
+    return binding.statx(bytes, false, text);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+function placeOfStat(st: NativeStatx, root: string): { real: string | null; what: string } {
   const fmt = st.mode & 0o170000;
   if (fmt === 0o060000 || fmt === 0o020000) {
     const real = realpathOrNull(path.join(root, 'dev', fmt === 0o060000 ? 'block' : 'char', `${st.rdevMajor}:${st.rdevMinor}`));

@@ -88,6 +88,28 @@ describe('durability: what must never be called durable (sysfs trees)', function
     assert.equal(shutdownState('pmem0', { sysfsRoot: nfitRegion('nd_pmem') }).count, 3);
   });
 
+  it("shutdownState('pmem0') where a file named pmem0 is in the current directory: ambiguous, never the device's count for the file", function () {
+    const root = nfitRegion('nd_pmem');
+    const cwd = process.cwd();
+    const here = mkTempDir();
+    try {
+      process.chdir(here);
+      assert.equal(shutdownState('pmem0', { sysfsRoot: root }).count, 3, 'no such file: the device');
+      fs.writeFileSync('pmem0', '');
+      assert.throws(
+        () => shutdownState('pmem0', { sysfsRoot: root }),
+        (e: unknown) => (e as NodeJS.ErrnoException).code === 'ERR_INVALID_ARG_VALUE' && /\.\/pmem0 for the file/.test((e as Error).message),
+      );
+      assert.equal(shutdownState('./pmem0', { sysfsRoot: root }).count, null, './pmem0 is the file, on no nd region of the tree');
+      // A name that is no device of the tree, but a file here: the file.
+      fs.writeFileSync('region7', '');
+      assert.equal(shutdownState('region7', { sysfsRoot: root }).count, null);
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(here, { recursive: true, force: true });
+    }
+  });
+
   it('a partition of a RAM disk (brd ram0p1) is none, as the disk is', function () {
     const root = tree(
       { 'devices/virtual/block/ram0/size': '2048\n', 'devices/virtual/block/ram0/ram0p1/partition': '1\n' },
