@@ -163,7 +163,37 @@ export function filePersistence(devMajor: number, devMinor: number, fstype: stri
   if (real === null) {
     return { domain: 'storage', provider: 'filesystem', assumed: true, device: null, region: null, reason: `a file on ${fstype ?? 'a filesystem'} without a block device of its own: durable once msync or fsync has returned, as far as the filesystem keeps that promise` };
   }
-  return blockPersistence(real, sysRoot, depth);
+  const main = blockPersistence(real, sysRoot, depth);
+  // XFS keeps its log, and realtime files' data, on devices of their own
+  // (logdev=, rtdev=): MAP_SYNC's metadata and those files are only as
+  // durable as those devices.
+  const others = superOptions
+    .filter((o) => o.startsWith('logdev=') || o.startsWith('rtdev='))
+    .map((o) => {
+      const [key, value] = [o.slice(0, o.indexOf('=')), unescapeOption(o.slice(o.indexOf('=') + 1))];
+      return { key, value, p: devicePathPersistence(Buffer.from(value, 'latin1'), sysRoot, depth) };
+    });
+  if (others.length === 0) return main;
+  const parts = [main, ...others.map((x) => x.p)];
+  const worst = WEAKEST.map((d) => parts.find((q) => q.domain === d)).find((q) => q !== undefined) as Persistence;
+  if (worst === main) return { ...main, assumed: parts.some((q) => q.assumed) };
+  const which = others.find((x) => x.p === worst)!;
+  return { ...worst, device: main.device, region: main.region, provider: main.provider, reason: `${main.device} with its ${which.key.replace('dev', '')} on ${pathText(Buffer.from(which.value, 'latin1'))}, as durable as the least durable of them: ${worst.reason}` };
+}
+
+// The persistence of the block device whose node is `node` (an XFS logdev=
+// or rtdev=); an unknown one where it is not a block device daxkit can place.
+function devicePathPersistence(node: Buffer, sysRoot: string, depth: number): Persistence {
+  const unknown: Persistence = { domain: 'storage', provider: 'unknown', assumed: true, device: null, region: null, reason: `${JSON.stringify(pathText(node))} cannot be placed; daxkit assumes storage` };
+  let st: NativeStatx;
+  try {
+    st = binding.statx(node, true);
+  } catch {
+    return unknown;
+  }
+  if ((st.mode & 0o170000) !== 0o060000) return unknown;
+  const real = realpathOrNull(path.join(sysRoot, 'dev', 'block', `${st.rdevMajor}:${st.rdevMinor}`));
+  return real === null ? unknown : blockPersistence(real, sysRoot, depth + 1);
 }
 
 // Octal escapes (\054 for a comma) of a mount option's value, as the kernel writes them.

@@ -181,6 +181,25 @@ describe('durability: what must never be called durable (sysfs trees)', function
     }
   });
 
+  it('XFS on pmem with its log or realtime device on a RAM disk (logdev=, rtdev=): none', function () {
+    if (!isRoot) return this.skip(); // pending: needs root (mknod)
+    const root = nfitRegion('nd_pmem');
+    fs.mkdirSync(path.join(root, 'devices/virtual/block/ram0'), { recursive: true });
+    fs.symlinkSync('../../devices/virtual/block/ram0', path.join(root, 'dev/block/1:0'));
+    const nodes = mkTempDir();
+    try {
+      execFileSync('mknod', [path.join(nodes, 'ram0'), 'b', '1', '0']);
+      for (const key of ['logdev', 'rtdev']) {
+        const p = filePersistence(259, 0, 'xfs', root, ['rw', `${key}=${path.join(nodes, 'ram0')}`]);
+        assert.equal(p.domain, 'none', p.reason);
+        assert.equal(p.device, 'pmem0');
+      }
+      assert.equal(filePersistence(259, 0, 'xfs', root, ['rw']).domain, 'cpu-cache');
+    } finally {
+      fs.rmSync(nodes, { recursive: true, force: true });
+    }
+  });
+
   it('devtmpfs is RAM: none', function () {
     assert.equal(filePersistence(0, 6, 'devtmpfs').domain, 'none');
   });
