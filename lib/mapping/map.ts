@@ -10,7 +10,8 @@ import { fstatx } from '../dax/statx';
 import { DaxError, DaxSystemError, invalidArgValue, outOfRange } from '../errors';
 import { devdaxInfo, devNumbers } from '../pmem/device-nodes';
 import { readMounts } from '../fs/mounts';
-import { devdaxPersistence, filePersistence, type Persistence } from '../pmem/persistence';
+import { devdaxPersistence, statPersistence, type Persistence } from '../pmem/persistence';
+import { mountId } from '../fs/tree-walk';
 import { cpu, DaxMapping, kCreate, type FlushMechanism, type Granularity } from './dax-mapping';
 import type { ParsedOptions } from './options';
 import { PAGE_SIZE } from '../constants';
@@ -28,8 +29,7 @@ function fmtSize(n: number): string {
 /** The persistence of an open regular file (its filesystem's device and type) or of a directory to make one in. */
 export function fdPersistence(fd: number): Persistence {
   const st = binding.statx(fd);
-  const mount = readMounts().find((e) => e.major === st.devMajor && e.minor === st.devMinor);
-  return filePersistence(st.devMajor, st.devMinor, mount?.fstype ?? null);
+  return statPersistence({ ...st, mntId: mountId(fd, st) }, readMounts());
 }
 
 /** `durability: 'required'` refuses memory that keeps nothing across a power loss, saying why. */

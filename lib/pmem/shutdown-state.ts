@@ -12,13 +12,14 @@
 //       the device arms dirty-shutdown tracking (the id is the serial number);
 //       before that the id comes from the memory device's serial (memN/serial)
 import * as path from 'node:path';
-import { binding } from '../binding';
+import { binding, type NativeStatx } from '../binding';
 import { rejectUnknownOptions, validateObject, validatePathArg, type PathArg } from '../validate';
 import { invalidArgValue } from '../errors';
 import { loadCxl, type CxlModel } from './cxl-model';
 import { regionDimms, type DimmFamily, type NdDimm } from './dimms';
 import { readAttr, realpathOrNull, SysfsFormatError } from './sysfs';
-import { ndPlacesOf, type NdPlace } from './sysfs-place';
+import { ndPlace, ndPlacesOf, stackedUnder, type NdPlace } from './sysfs-place';
+import { isVolatileRegion } from './persistence';
 import { sysfsRootOption } from './sysfs';
 
 export interface ShutdownStateOptions {
@@ -81,10 +82,30 @@ function placeOf(text: string, bytes: Buffer, root: string): { real: string | nu
     const bus = text.startsWith('dax') ? 'dax' : text.startsWith('pmem') ? null : 'nd';
     const link = bus === null ? path.join(root, 'class', 'block', text) : path.join(root, 'bus', bus, 'devices', text);
     const real = realpathOrNull(link);
+    // The same text is a relative path too: a file of that name here would
+    // be answered for with another device's DIMMs. Only the device's own
+    // node (in /dev, say) is the same target.
+    const here = statOrNull(bytes, text);
+    if (real === null && here !== null) return placeOfStat(binding.statx(bytes, true, text), root);
     if (real === null) throw invalidArgValue('target', text, `names no device in ${path.dirname(link)}`);
+    if (here !== null && placeOfStat(here, root).real !== real) {
+      throw invalidArgValue('target', text, `names both the device ${text} and a file in the current directory: write ./${text} for the file, or /dev/${text} for the device`);
+    }
     return { real, what: text };
   }
-  const st = binding.statx(bytes, true, text);
+  return placeOfStat(binding.statx(bytes, true, text), root);
+}
+
+function statOrNull(bytes: Buffer, text: string): NativeStatx | null {
+  try {
+    return binding.statx(bytes, false, text);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+function placeOfStat(st: NativeStatx, root: string): { real: string | null; what: string } {
   const fmt = st.mode & 0o170000;
   if (fmt === 0o060000 || fmt === 0o020000) {
     const real = realpathOrNull(path.join(root, 'dev', fmt === 0o060000 ? 'block' : 'char', `${st.rdevMajor}:${st.rdevMinor}`));
@@ -178,11 +199,23 @@ export function shutdownState(target: PathArg, options?: ShutdownStateOptions): 
     const where = what === text ? `'${text}' is in no nd region` : `'${text}' is on ${what}, which is in no nd region`;
     return { target: text, regions: [], count: null, id: null, reason: `${where}: there are no DIMMs to count unsafe shutdowns of`, devices: [] };
   }
+  // A count speaks for the whole target or not at all: a device-mapper
+  // device partly over a RAM disk or a disk, or a volatile region, loses data
+  // in a power cut that no DIMM's count records.
+  const regions = places.map((p) => p.region);
+  const outside = real === null ? [] : leavesOutsideNd(real, root, 8);
+  const volatile = places.find((p) => isVolatileRegion(p.regionDir));
+  if (outside.length > 0 || volatile !== undefined) {
+    const why =
+      volatile !== undefined
+        ? `${volatile.region} is a volatile region (nd_volatile): its contents do not survive a power cut, whatever its DIMMs count`
+        : `'${text}' is partly on ${outside.join(', ')}, which is in no nd region: no DIMM counts an unsafe shutdown of that part`;
+    return { target: text, regions, count: null, id: null, reason: why, devices: [] };
+  }
   let model: CxlModel | undefined;
   const cxl = (): CxlModel => (model ??= loadCxl(root));
   const devices: ShutdownDevice[] = [];
   for (const p of places) for (const d of regionDimms(p.regionDir)) if (!devices.some((x) => x.dimm === d.name)) devices.push(device(d, p, cxl));
-  const regions = places.map((p) => p.region);
   if (devices.length === 0) {
     return { target: text, regions, count: null, id: null, reason: `${regions.join(', ')} has no DIMMs (provider ${places[0].provider ?? 'unknown'}): there is nothing that counts unsafe shutdowns`, devices };
   }
@@ -200,4 +233,12 @@ export function shutdownState(target: PathArg, options?: ShutdownStateOptions): 
     reason,
     devices,
   };
+}
+
+// The devices at the bottom of a stack (device-mapper, md) that are in no nd region.
+function leavesOutsideNd(real: string, root: string, depth: number): string[] {
+  if (ndPlace(real) !== null) return [];
+  const under = depth > 0 ? stackedUnder(real, root) : [];
+  if (under.length === 0) return [path.basename(real)];
+  return under.flatMap((u) => leavesOutsideNd(u, root, depth - 1));
 }

@@ -60,6 +60,11 @@ export function sysfsFailure(file: string, e: unknown): null {
  * confuse the reader.
  */
 export function readSysfsFile(file: string): string | null {
+  return readSysfsBytes(file)?.toString('utf8') ?? null;
+}
+
+/** The bytes of a sysfs attribute (a path the kernel prints as it is, UTF-8 or not), or null; as readSysfsFile. */
+export function readSysfsBytes(file: string): Buffer | null {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
@@ -68,7 +73,7 @@ export function readSysfsFile(file: string): string | null {
   }
   try {
     if (!fs.fstatSync(fd).isFile()) throw new SysfsFormatError(file, 0, 'is not a regular file, as a sysfs attribute is');
-    return fs.readFileSync(fd, 'utf8');
+    return fs.readFileSync(fd);
   } catch (e) {
     return sysfsFailure(file, e);
   } finally {
