@@ -1,12 +1,14 @@
 // What filePersistence() cannot see from a block device alone: a loop device
 // is as durable as the file behind it (ext4 on a loop over a tmpfs file is
 // RAM, whatever the loop device's own queue says).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { binding } from '../binding';
 import { daxStatus } from '../dax/status';
 import { errorReason } from '../errors';
 import { filePersistence, type Persistence, type PersistenceDomain } from '../pmem/persistence';
-import { DEFAULT_SYSFS, readAttr, readSysfsDir } from '../pmem/sysfs';
+import { DEFAULT_SYSFS, readSysfsDir } from '../pmem/sysfs';
+import { validatePathArg } from '../validate';
 
 const WEAKEST: PersistenceDomain[] = ['none', 'storage', 'host', 'memory-controller', 'cpu-cache'];
 
@@ -24,14 +26,28 @@ function unknown(p: Persistence, reason: string): Persistence {
   return { ...p, provider: 'unknown', assumed: true, reason };
 }
 
+// The backing file's path, as the exact bytes the kernel wrote (d_path and
+// a newline): a trimmed name could be another file ('img ' is not 'img').
+function backingFile(loop: string): Buffer | null {
+  let b: Buffer;
+  try {
+    b = fs.readFileSync(path.join(DEFAULT_SYSFS, 'class', 'block', loop, 'loop', 'backing_file'));
+  } catch {
+    return null;
+  }
+  if (b.length > 0 && b[b.length - 1] === 0x0a) b = b.subarray(0, -1);
+  return b.length > 0 ? b : null;
+}
+
 function loopPersistence(loop: string, depth: number): Persistence {
   const base: Persistence = { domain: 'storage', provider: 'filesystem', assumed: true, device: loop, region: null, reason: '' };
-  const file = readAttr(path.join(DEFAULT_SYSFS, 'class', 'block', loop, 'loop', 'backing_file'));
-  if (file === null) return unknown(base, `${loop}: a loop device whose backing file sysfs does not name`);
+  const bytes = backingFile(loop);
+  if (bytes === null) return unknown(base, `${loop}: a loop device whose backing file sysfs does not name`);
+  const file = validatePathArg('backing_file', bytes).text;
   if (file.endsWith(' (deleted)')) return unknown(base, `${loop}: a loop device over a deleted file (${file}), whose filesystem daxkit cannot look up`);
   try {
-    const st = binding.statx(file, true, file);
-    const fstype = daxStatus(file).mount?.fstype ?? null;
+    const st = binding.statx(bytes, true, file);
+    const fstype = daxStatus(bytes).mount?.fstype ?? null;
     const p = backedPersistence(filePersistence(st.devMajor, st.devMinor, fstype), depth - 1);
     return { ...p, device: loop, reason: `${loop}: a loop device over ${file}, as durable as that file: ${p.reason}` };
   } catch (e) {

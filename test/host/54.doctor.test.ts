@@ -171,6 +171,21 @@ describe('daxkit doctor on the host', function () {
       }
     });
 
+    it('a loop device over a tmpfs file named "img ", next to a symlink "img" to a file on disk: no (the exact backing file, not a trimmed name)', function () {
+      if (spawnSync('mkfs.ext4', ['-V']).status !== 0 || fstypeOf(dir) === 'tmpfs') this.skip();
+      fs.mkdirSync(`${base}/sp`);
+      fs.writeFileSync(path.join(dir, 'decoy'), '');
+      fs.symlinkSync(path.join(dir, 'decoy'), `${base}/img2`);
+      sh(`truncate -s 32M '${base}/img2 ' && mkfs.ext4 -q '${base}/img2 ' && mount -o loop '${base}/img2 ' ${base}/sp`);
+      try {
+        const x = reports(daxkit('doctor', '--json', `${base}/sp`).stdout)[0];
+        assert.equal(x.durable, false, x.reason as string);
+        assert.equal(x.persistence.domain, 'none');
+      } finally {
+        spawnSync('umount', [`${base}/sp`]);
+      }
+    });
+
     it('overlayfs over tmpfs, and a /proc file: unknown, never yes (no block device of their own), exit 1', function () {
       sh(`mount -t overlay overlay -o lowerdir=${base}/l,upperdir=${base}/u,workdir=${base}/w ${base}/ov && touch ${base}/ov/f`);
       const r = daxkit('doctor', '--json', `${base}/ov`, `${base}/ov/f`, '/proc/self/status');
