@@ -8,7 +8,7 @@
 // unnamed O_TMPFILE file (never a named one), so that neither a failure nor a kill leaves a file behind.
 import * as fs from 'node:fs';
 import { binding, MapMode, PersistMode } from '../binding';
-import { daxStatus, type DaxMount, type DaxStatus } from '../dax/status';
+import { statusOf, type DaxMount, type DaxStatus } from '../dax/status';
 import { DaxSystemError, errorRecord, errorReason, invalidArgValue } from '../errors';
 import { Tree } from '../fs/tree-walk';
 import { cpu, type FlushMechanism, type Granularity } from '../mapping/dax-mapping';
@@ -227,25 +227,29 @@ function hugePagesOf(s: DaxStatus, entry: PmemDevice | undefined, direct: boolea
  */
 export function doctor(target: PathArg): DoctorReport {
   const { bytes, text } = validatePathArg('path', target);
-  const s = daxStatus(bytes);
-  if (s.type === 'other') throw invalidArgValue('path', text, 'is not a regular file, a directory or a devdax device: name a file or directory on the filesystem, or the /dev/daxX.Y device');
-  const st = binding.statx(bytes, true, text);
+  // One lookup: the status, the device and the probe are all of the object
+  // this handle holds, so a rename meanwhile cannot mix two files' facts.
+  const tree = Tree.open(bytes, text, true);
+  let s: DaxStatus;
+  let st: NonNullable<Tree['root']['st']>;
   let persistence: Persistence;
   let mapSync: MapSyncProbe;
   let dax: boolean;
-  if (s.type === 'devdax') {
-    persistence = devdaxPersistence(st.rdevMajor, st.rdevMinor);
-    mapSync = { probed: null, granted: null, error: null, reason: 'device DAX needs no MAP_SYNC: there is no filesystem metadata, stores go to the device' };
-    dax = true;
-  } else {
-    persistence = backedPersistence(filePersistence(st.devMajor, st.devMinor, s.mount?.fstype ?? null));
-    const tree = Tree.open(bytes, text, true);
-    try {
+  try {
+    s = statusOf(tree, text, bytes);
+    if (s.type === 'other') throw invalidArgValue('path', text, 'is not a regular file, a directory or a devdax device: name a file or directory on the filesystem, or the /dev/daxX.Y device');
+    st = tree.root.st!;
+    if (s.type === 'devdax') {
+      persistence = devdaxPersistence(st.rdevMajor, st.rdevMinor);
+      mapSync = { probed: null, granted: null, error: null, reason: 'device DAX needs no MAP_SYNC: there is no filesystem metadata, stores go to the device' };
+      dax = true;
+    } else {
+      persistence = backedPersistence(filePersistence(st.devMajor, st.devMinor, s.mount?.fstype ?? null));
       mapSync = s.type === 'file' ? probeFile(tree, text) : probeDirectory(tree, text);
-    } finally {
-      tree.close();
+      dax = mapSync.granted === true || (s.type === 'file' ? s.dax === true : s.newFilesDax === true);
     }
-    dax = mapSync.granted === true || (s.type === 'file' ? s.dax === true : s.newFilesDax === true);
+  } finally {
+    tree.close();
   }
   const direct = s.type === 'devdax' || mapSync.granted === true;
   const persist = persistAction(persistence, direct, s.type === 'devdax' ? null : mapSync.granted);
