@@ -7,7 +7,7 @@ import { binding } from '../binding';
 import { daxStatus } from '../dax/status';
 import { errorReason } from '../errors';
 import { filePersistence, type Persistence, type PersistenceDomain } from '../pmem/persistence';
-import { DEFAULT_SYSFS, readSysfsDir } from '../pmem/sysfs';
+import { DEFAULT_SYSFS, readSysfsDir, realpathOrNull } from '../pmem/sysfs';
 import { validatePathArg } from '../validate';
 
 const WEAKEST: PersistenceDomain[] = ['none', 'storage', 'host', 'memory-controller', 'cpu-cache'];
@@ -16,6 +16,10 @@ const WEAKEST: PersistenceDomain[] = ['none', 'storage', 'host', 'memory-control
 function loopsUnder(name: string, depth: number): string[] {
   if (/^loop\d+$/.test(name)) return [name];
   if (depth <= 0) return [];
+  // A partition (loop0p1) lies on its disk: /sys/class/block/loop0p1 is
+  // /sys/devices/.../loop0/loop0p1.
+  const real = realpathOrNull(path.join(DEFAULT_SYSFS, 'class', 'block', name));
+  if (real !== null && fs.existsSync(path.join(real, 'partition'))) return loopsUnder(path.basename(path.dirname(real)), depth - 1);
   const out: string[] = [];
   for (const s of readSysfsDir(path.join(DEFAULT_SYSFS, 'class', 'block', name, 'slaves'))) for (const l of loopsUnder(s, depth - 1)) if (!out.includes(l)) out.push(l);
   return out;
