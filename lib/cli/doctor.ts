@@ -53,7 +53,10 @@ temporary file in the directory, gone when doctor ends (a read-only
 filesystem or a directory you cannot write to is said, not an error). Also
 shown: the mount and its dax= mode, S_DAX and FS_XFLAG_DAX, the unsafe-
 shutdown count of the DIMMs, bad blocks, 2 MiB page alignment, and the CPU's
-cache-line write-back instruction. Volatile memory is never durable;
+cache-line write-back instruction. A filesystem on a loop device is as
+durable as the loop's backing file; one without a block device of its own
+(NFS, FUSE, overlay, btrfs, proc) is unknown: what keeps its data is out of
+sight (an overlay over tmpfs is RAM). Volatile memory is never durable;
 "assumed" marks a yes that rests on what the platform does not say (an NFIT
 region without persistence_domain is taken to need its lines written back).
 

@@ -113,7 +113,8 @@ export function daxStatus(path: PathArg): DaxStatus {
 
 type Facts = Omit<DaxStatus, 'path' | 'pathBuffer' | 'pageSize' | 'kernel'>;
 
-function statusOf(tree: Tree, text: string, bytes: Buffer): DaxStatus {
+/** daxStatus() of the object a Tree's root handle holds (the caller keeps and closes it). */
+export function statusOf(tree: Tree, text: string, bytes: Buffer): DaxStatus {
   const facts = factsOf(tree, text);
   return {
     path: text,

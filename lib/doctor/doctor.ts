@@ -5,22 +5,22 @@
 // (unsafe shutdowns, bad blocks, huge-page alignment, the CPU's flush).
 //
 // It changes nothing: a file is probed read-only, a directory through an
-// unnamed O_TMPFILE file (or a name removed before the mapping is even
-// tried), so that neither a failure nor a kill leaves a file behind.
+// unnamed O_TMPFILE file (never a named one), so that neither a failure nor a kill leaves a file behind.
 import * as fs from 'node:fs';
 import { binding, MapMode, PersistMode } from '../binding';
-import { daxStatus, type DaxMount, type DaxStatus } from '../dax/status';
+import { statusOf, type DaxMount, type DaxStatus } from '../dax/status';
 import { DaxSystemError, errorRecord, errorReason, invalidArgValue } from '../errors';
 import { Tree } from '../fs/tree-walk';
 import { cpu, type FlushMechanism, type Granularity } from '../mapping/dax-mapping';
 import { listDevices, type PmemDevice } from '../pmem/devices';
 import { devdaxPersistence, filePersistence, type Persistence } from '../pmem/persistence';
 import { shutdownState } from '../pmem/shutdown-state';
+import { backedPersistence } from './backing';
 import { validatePathArg, type PathArg } from '../validate';
 import { O_TMPFILE, PAGE_SIZE } from '../constants';
 
 const HUGE = 2 * 1024 * 1024;
-const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+const { O_RDWR } = fs.constants;
 
 /** The MAP_SYNC probe: a real mmap(MAP_SHARED_VALIDATE | MAP_SYNC) of the file, or of a temporary file in the directory. */
 export interface MapSyncProbe {
@@ -121,26 +121,26 @@ function probeFile(tree: Tree, text: string): MapSyncProbe {
 }
 
 // An unnamed file in the directory (the O_PATH handle's, through /proc, so
-// that a rename of the path meanwhile cannot send it elsewhere); where the
-// filesystem has no O_TMPFILE, a name that is removed before anything else.
+// that a rename of the path meanwhile cannot send it elsewhere). Never a
+// named file: a kill between its creation and its removal would leave it
+// behind, and a name can collide with what is there. Where the filesystem
+// has no O_TMPFILE, the probe is not run and says so.
 function probeDirectory(tree: Tree, text: string): MapSyncProbe {
   const dir = `/proc/self/fd/${tree.fd}`;
+  const how = 'an unnamed (O_TMPFILE) file in the directory';
   let fd: number;
-  let how = 'an unnamed (O_TMPFILE) file in the directory';
   try {
-    try {
-      fd = fs.openSync(dir, O_TMPFILE | O_RDWR, 0o600);
-    } catch (e) {
-      const code = codeOf(e);
-      if (code !== 'EOPNOTSUPP' && code !== 'ENOTSUP' && code !== 'EISDIR' && code !== 'EINVAL') throw e;
-      const name = `${dir}/.daxkit-doctor-${process.pid}-${Math.random().toString(36).slice(2)}`;
-      fd = fs.openSync(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-      fs.unlinkSync(name);
-      how = 'a temporary file in the directory, removed before it was mapped';
-    }
+    fd = fs.openSync(dir, O_TMPFILE | O_RDWR, 0o600);
   } catch (e) {
     const code = codeOf(e);
-    const why = code === 'EROFS' ? 'the filesystem is read-only: no file can be made here, and no store can reach it' : code === 'EACCES' || code === 'EPERM' ? 'no permission to make a file in the directory' : errorReason(e);
+    const why =
+      code === 'EROFS'
+        ? 'the filesystem is read-only: no file can be made here, and no store can reach it'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'no permission to make a file in the directory'
+          : code === 'EOPNOTSUPP' || code === 'ENOTSUP' || code === 'EISDIR' || code === 'EINVAL'
+            ? 'the filesystem cannot make unnamed (O_TMPFILE) files, and doctor makes no named one'
+            : errorReason(e);
     return { probed: null, granted: null, error: errorRecord(e), reason: `no temporary file could be made to probe MAP_SYNC: ${why}` };
   }
   try {
@@ -168,6 +168,10 @@ function persistAction(p: Persistence, direct: boolean, mapSync: boolean | null)
 function verdict(p: Persistence, dax: boolean, act: PersistAction): { durable: boolean | null; reason: string } {
   if (p.domain === 'none') return { durable: false, reason: `no: ${p.reason}` };
   if (p.provider === 'unknown') return { durable: null, reason: `unknown: ${p.reason}` };
+  // overlayfs, NFS, FUSE, 9p, proc: what keeps the data is under or behind
+  // the filesystem (a disk, RAM, a server, a daemon), where daxkit cannot
+  // look; an overlay over tmpfs is as volatile as tmpfs. Never a yes.
+  if (p.domain === 'storage' && p.device === null) return { durable: null, reason: `unknown: ${p.reason.replace(/: durable once.*$/, '')}: whether stores survive power loss depends on what is under or behind it (a disk, RAM, a server), which daxkit cannot see` };
   if (p.domain === 'storage' && dax) return { durable: null, reason: `unknown: DAX is in effect, but on a device daxkit cannot place (${p.device ?? 'none'}): ${p.reason}` };
   const assumed = p.assumed ? ' (assumed: see why)' : '';
   return { durable: true, reason: `yes${assumed}: ${act.reason}; ${p.reason}` };
@@ -223,25 +227,29 @@ function hugePagesOf(s: DaxStatus, entry: PmemDevice | undefined, direct: boolea
  */
 export function doctor(target: PathArg): DoctorReport {
   const { bytes, text } = validatePathArg('path', target);
-  const s = daxStatus(bytes);
-  if (s.type === 'other') throw invalidArgValue('path', text, 'is not a regular file, a directory or a devdax device: name a file or directory on the filesystem, or the /dev/daxX.Y device');
-  const st = binding.statx(bytes, true, text);
+  // One lookup: the status, the device and the probe are all of the object
+  // this handle holds, so a rename meanwhile cannot mix two files' facts.
+  const tree = Tree.open(bytes, text, true);
+  let s: DaxStatus;
+  let st: NonNullable<Tree['root']['st']>;
   let persistence: Persistence;
   let mapSync: MapSyncProbe;
   let dax: boolean;
-  if (s.type === 'devdax') {
-    persistence = devdaxPersistence(st.rdevMajor, st.rdevMinor);
-    mapSync = { probed: null, granted: null, error: null, reason: 'device DAX needs no MAP_SYNC: there is no filesystem metadata, stores go to the device' };
-    dax = true;
-  } else {
-    persistence = filePersistence(st.devMajor, st.devMinor, s.mount?.fstype ?? null);
-    const tree = Tree.open(bytes, text, true);
-    try {
+  try {
+    s = statusOf(tree, text, bytes);
+    if (s.type === 'other') throw invalidArgValue('path', text, 'is not a regular file, a directory or a devdax device: name a file or directory on the filesystem, or the /dev/daxX.Y device');
+    st = tree.root.st!;
+    if (s.type === 'devdax') {
+      persistence = devdaxPersistence(st.rdevMajor, st.rdevMinor);
+      mapSync = { probed: null, granted: null, error: null, reason: 'device DAX needs no MAP_SYNC: there is no filesystem metadata, stores go to the device' };
+      dax = true;
+    } else {
+      persistence = backedPersistence(filePersistence(st.devMajor, st.devMinor, s.mount?.fstype ?? null));
       mapSync = s.type === 'file' ? probeFile(tree, text) : probeDirectory(tree, text);
-    } finally {
-      tree.close();
+      dax = mapSync.granted === true || (s.type === 'file' ? s.dax === true : s.newFilesDax === true);
     }
-    dax = mapSync.granted === true || (s.type === 'file' ? s.dax === true : s.newFilesDax === true);
+  } finally {
+    tree.close();
   }
   const direct = s.type === 'devdax' || mapSync.granted === true;
   const persist = persistAction(persistence, direct, s.type === 'devdax' ? null : mapSync.granted);

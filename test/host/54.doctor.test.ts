@@ -136,6 +136,98 @@ describe('daxkit doctor on the host', function () {
     }
   });
 
+  // Memory that the block device alone does not show: what is under an
+  // overlay, behind a loop device. Root: mounts.
+  describe('what lies under or behind the filesystem (root: mounts)', function () {
+    let base: string;
+    const sh = (cmd: string): void => {
+      const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+    };
+    before(function () {
+      if (!isRoot) this.skip();
+      base = mkTempDir();
+      sh(`mount -t tmpfs daxkit-doctor ${base} && mkdir ${base}/u ${base}/w ${base}/l ${base}/ov ${base}/lp`);
+    });
+    after(function () {
+      if (!isRoot) return;
+      spawnSync('umount', [`${base}/lp`]);
+      spawnSync('umount', [`${base}/ov`]);
+      spawnSync('umount', [base]);
+      fs.rmSync(base, { recursive: true, force: true });
+    });
+
+    it('ext4 on a loop device over a tmpfs file: no (the file behind the loop is RAM), exit 1', function () {
+      if (spawnSync('mkfs.ext4', ['-V']).status !== 0) this.skip();
+      sh(`truncate -s 32M ${base}/img && mkfs.ext4 -q ${base}/img && mount -o loop ${base}/img ${base}/lp && touch ${base}/lp/f`);
+      const r = daxkit('doctor', '--json', `${base}/lp`, `${base}/lp/f`);
+      assert.equal(r.status, 1, r.stdout);
+      assert.equal(r.stderr, '');
+      for (const x of reports(r.stdout)) {
+        assert.equal(x.durable, false, x.reason as string);
+        assert.equal(x.verdict, 'no');
+        assert.equal(x.persistence.domain, 'none');
+        assert.match(x.reason as string, /^no: loop\d+: a loop device over .*img.*tmpfs/);
+      }
+    });
+
+    it('a loop device over a tmpfs file named "img ", next to a symlink "img" to a file on disk: no (the exact backing file, not a trimmed name)', function () {
+      if (spawnSync('mkfs.ext4', ['-V']).status !== 0 || fstypeOf(dir) === 'tmpfs') this.skip();
+      fs.mkdirSync(`${base}/sp`);
+      fs.writeFileSync(path.join(dir, 'decoy'), '');
+      fs.symlinkSync(path.join(dir, 'decoy'), `${base}/img2`);
+      sh(`truncate -s 32M '${base}/img2 ' && mkfs.ext4 -q '${base}/img2 ' && mount -o loop '${base}/img2 ' ${base}/sp`);
+      try {
+        const x = reports(daxkit('doctor', '--json', `${base}/sp`).stdout)[0];
+        assert.equal(x.durable, false, x.reason as string);
+        assert.equal(x.persistence.domain, 'none');
+      } finally {
+        spawnSync('umount', [`${base}/sp`]);
+      }
+    });
+
+    it('ext4 on a partition of a loop device over a tmpfs file: no', function () {
+      if (spawnSync('mkfs.ext4', ['-V']).status !== 0) this.skip();
+      const img = `${base}/pimg`;
+      const mbr = Buffer.alloc(512);
+      Buffer.of(0, 0, 0, 0, 0x83, 0, 0, 0).copy(mbr, 446);
+      mbr.writeUInt32LE(2048, 454);
+      mbr.writeUInt32LE(30 * 2048, 458);
+      mbr.writeUInt16LE(0xaa55, 510);
+      fs.writeFileSync(img, mbr);
+      fs.truncateSync(img, 32 * 1024 * 1024);
+      const l = spawnSync('losetup', ['-fP', '--show', img], { encoding: 'utf8' });
+      assert.equal(l.status, 0, l.stderr);
+      const loop = l.stdout.trim();
+      try {
+        spawnSync('udevadm', ['settle']);
+        // Pending, not passed, where this kernel does not scan loop partitions.
+        if (!fs.existsSync(`${loop}p1`)) this.skip();
+        fs.mkdirSync(`${base}/pp`);
+        sh(`mkfs.ext4 -q ${loop}p1 && mount ${loop}p1 ${base}/pp`);
+        const x = reports(daxkit('doctor', '--json', `${base}/pp`).stdout)[0];
+        spawnSync('umount', [`${base}/pp`]);
+        assert.equal(x.durable, false, x.reason as string);
+        assert.equal(x.persistence.domain, 'none');
+      } finally {
+        spawnSync('losetup', ['-d', loop]);
+      }
+    });
+
+    it('overlayfs over tmpfs, and a /proc file: unknown, never yes (no block device of their own), exit 1', function () {
+      sh(`mount -t overlay overlay -o lowerdir=${base}/l,upperdir=${base}/u,workdir=${base}/w ${base}/ov && touch ${base}/ov/f`);
+      const r = daxkit('doctor', '--json', `${base}/ov`, `${base}/ov/f`, '/proc/self/status');
+      assert.equal(r.status, 1, r.stdout);
+      assert.equal(r.stderr, '');
+      for (const x of reports(r.stdout)) {
+        assert.equal(x.durable, null, x.reason as string);
+        assert.equal(x.verdict, 'unknown');
+        assert.match(x.reason as string, /^unknown: .*without a block device of its own/);
+      }
+      assert.deepEqual(fs.readdirSync(`${base}/ov`), ['f'], 'the probe left nothing in the overlay');
+    });
+  });
+
   it('a directory nobody may write to: the probe says so, no crash (as uid 65534)', function () {
     if (!isRoot || spawnSync('setpriv', ['--version']).status !== 0) this.skip();
     const locked = path.join(dir, 'locked');
