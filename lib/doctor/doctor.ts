@@ -13,9 +13,9 @@ import { DaxSystemError, errorRecord, errorReason, invalidArgValue } from '../er
 import { Tree } from '../fs/tree-walk';
 import { cpu, type FlushMechanism, type Granularity } from '../mapping/dax-mapping';
 import { listDevices, type PmemDevice } from '../pmem/devices';
-import { devdaxPersistence, filePersistence, type Persistence } from '../pmem/persistence';
+import { devdaxPersistence, type Persistence } from '../pmem/persistence';
+import { fdPersistence } from '../mapping/map';
 import { shutdownState } from '../pmem/shutdown-state';
-import { backedPersistence } from './backing';
 import { validatePathArg, type PathArg } from '../validate';
 import { O_TMPFILE, PAGE_SIZE } from '../constants';
 
@@ -244,7 +244,8 @@ export function doctor(target: PathArg): DoctorReport {
       mapSync = { probed: null, granted: null, error: null, reason: 'device DAX needs no MAP_SYNC: there is no filesystem metadata, stores go to the device' };
       dax = true;
     } else {
-      persistence = backedPersistence(filePersistence(st.devMajor, st.devMinor, s.mount?.fstype ?? null));
+      // The same reading as the mapping's own (m.persistence): loop devices, overlays, partitions followed.
+      persistence = fdPersistence(tree.fd);
       mapSync = s.type === 'file' ? probeFile(tree, text) : probeDirectory(tree, text);
       dax = mapSync.granted === true || (s.type === 'file' ? s.dax === true : s.newFilesDax === true);
     }

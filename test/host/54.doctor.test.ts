@@ -214,16 +214,20 @@ describe('daxkit doctor on the host', function () {
       }
     });
 
-    it('overlayfs over tmpfs, and a /proc file: unknown, never yes (no block device of their own), exit 1', function () {
+    it('overlayfs over tmpfs: no (judged by its upper layer, as m.persistence is); a /proc file: unknown, never yes; exit 1', function () {
       sh(`mount -t overlay overlay -o lowerdir=${base}/l,upperdir=${base}/u,workdir=${base}/w ${base}/ov && touch ${base}/ov/f`);
       const r = daxkit('doctor', '--json', `${base}/ov`, `${base}/ov/f`, '/proc/self/status');
       assert.equal(r.status, 1, r.stdout);
       assert.equal(r.stderr, '');
-      for (const x of reports(r.stdout)) {
-        assert.equal(x.durable, null, x.reason as string);
-        assert.equal(x.verdict, 'unknown');
-        assert.match(x.reason as string, /^unknown: .*without a block device of its own/);
+      const [ovDir, ovFile, proc] = reports(r.stdout);
+      for (const x of [ovDir, ovFile]) {
+        assert.equal(x.durable, false, x.reason as string);
+        assert.equal(x.verdict, 'no');
+        assert.match(x.reason as string, /overlay, kept by its upper layer .*tmpfs, which is RAM/);
       }
+      assert.equal(proc.durable, null, proc.reason as string);
+      assert.equal(proc.verdict, 'unknown');
+      assert.match(proc.reason as string, /^unknown: .*without a block device of its own/);
       assert.deepEqual(fs.readdirSync(`${base}/ov`), ['f'], 'the probe left nothing in the overlay');
     });
   });
