@@ -147,6 +147,16 @@ export type DaxErrorCode =
   | 'ERR_DAX_INTERNAL'
   | 'ERR_DAX_WORKER_EXITED';
 
+/**
+ * A `node:fs` error as a DaxSystemError about `path` and `syscall` (the path
+ * the caller gave, not /proc/self/fd/N or a helper's); anything without an
+ * errno is returned as it is.
+ */
+export function asSystemError(e: unknown, syscall: string, path: string): unknown {
+  const errno = (e as NodeJS.ErrnoException | undefined)?.errno;
+  return typeof errno === 'number' ? new DaxSystemError(errno, syscall, path) : e;
+}
+
 /** An error that is not a system call's: its `code` is one of {@link DaxErrorCode}. */
 export class DaxError extends Error {
   readonly code: DaxErrorCode;

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { binding, type MappingId } from '../binding';
-import { DaxSystemError } from '../errors';
+import { asSystemError } from '../errors';
 import type { Persistence } from '../pmem/persistence';
 import { DEFAULT_SYSFS, readAttr } from '../pmem/sysfs';
 
@@ -38,11 +38,6 @@ interface Target {
   persistence: Readonly<Persistence>;
 }
 
-function errnoOf(e: unknown): number | undefined {
-  const n = (e as NodeJS.ErrnoException).errno;
-  return typeof n === 'number' ? n : undefined;
-}
-
 // Writes "1" to a region's deep_flush: the kernel answers with nvdimm_flush()'s
 // error, if any (EIO).
 function writeDeepFlush(file: string): void {
@@ -50,14 +45,12 @@ function writeDeepFlush(file: string): void {
   try {
     fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch (e) {
-    const errno = errnoOf(e);
-    throw errno === undefined ? e : new DaxSystemError(errno, 'open', file);
+    throw asSystemError(e, 'open', file);
   }
   try {
     fs.writeSync(fd, '1');
   } catch (e) {
-    const errno = errnoOf(e);
-    throw errno === undefined ? e : new DaxSystemError(errno, 'write', file);
+    throw asSystemError(e, 'write', file);
   } finally {
     fs.closeSync(fd);
   }

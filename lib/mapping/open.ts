@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { binding } from '../binding';
 import { fdPath } from '../dax/reason';
-import { DaxSystemError, invalidArgType, invalidArgValue } from '../errors';
+import { asSystemError, DaxSystemError, invalidArgType, invalidArgValue } from '../errors';
 import { charSubsystem, devNumbers } from '../pmem/device-nodes';
 import { validateInteger, validatePath } from '../validate';
 import type { DaxMapping } from './dax-mapping';
@@ -19,20 +19,8 @@ import { AT_FDCWD, O_TMPFILE } from '../constants';
 export type { OpenOptions } from './options';
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_NONBLOCK } = fs.constants;
 
-function errnoOf(e: unknown): number | undefined {
-  const n = (e as NodeJS.ErrnoException | undefined)?.errno;
-  return typeof n === 'number' ? n : undefined;
-}
-
 function codeOf(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
-}
-
-// An fs error about `/proc/self/fd/N` or a directory, told about the path
-// the caller gave.
-function openError(e: unknown, path: string): unknown {
-  const errno = errnoOf(e);
-  return errno === undefined ? e : new DaxSystemError(errno, 'open', path);
 }
 
 type Target = 'file' | 'devdax';
@@ -79,7 +67,7 @@ function reopen(pathFd: number, path: string, st: fs.BigIntStats, write: boolean
   try {
     fd = fs.openSync(path, (write ? O_RDWR : O_RDONLY) | O_NOCTTY | O_NONBLOCK);
   } catch (e) {
-    throw openError(e, path);
+    throw asSystemError(e, 'open', path);
   }
   const again = fs.fstatSync(fd, { bigint: true });
   if (again.dev !== st.dev || again.ino !== st.ino) {
@@ -108,8 +96,7 @@ export function open(target: string | number, options?: OpenOptions): DaxMapping
     try {
       st = fs.fstatSync(target, { bigint: true });
     } catch (e) {
-      const errno = errnoOf(e);
-      throw errno === undefined ? e : new DaxSystemError(errno, 'fstat', path);
+      throw asSystemError(e, 'fstat', path);
     }
     return mapTarget(target, path, o, classify(path, st), false);
   }
@@ -158,7 +145,7 @@ function createAndMap(path: string, o: ParsedOptions): DaxMapping | null {
     const code = codeOf(e);
     // Filesystems (and kernels before 3.11) without O_TMPFILE.
     if (code === 'EOPNOTSUPP' || code === 'ENOTSUP' || code === 'EISDIR' || code === 'EINVAL') return createExclusive(path, o);
-    throw openError(e, path);
+    throw asSystemError(e, 'open', path);
   }
   try {
     const m = mapTarget(fd, path, o, 'file', true);
@@ -181,7 +168,7 @@ function durableDirectory(path: string): void {
   try {
     dirFd = fs.openSync(nodePath.dirname(path), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   } catch (e) {
-    throw openError(e, path);
+    throw asSystemError(e, 'open', path);
   }
   try {
     requireDurable(path, fdPersistence(dirFd));
@@ -198,7 +185,7 @@ function createExclusive(path: string, o: ParsedOptions): DaxMapping | null {
     fd = fs.openSync(path, O_CREAT | O_EXCL | O_RDWR, o.mode);
   } catch (e) {
     if (codeOf(e) === 'EEXIST') return null;
-    throw openError(e, path);
+    throw asSystemError(e, 'open', path);
   }
   try {
     return mapTarget(fd, path, o, 'file', true);

@@ -3,7 +3,7 @@
 // real kernel.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DaxSystemError, SysfsFormatError } from '../errors';
+import { asSystemError, SysfsFormatError } from '../errors';
 import { validatePath } from '../validate';
 
 export { SysfsFormatError };
@@ -25,8 +25,7 @@ export function checkSysfsRoot(root: string): void {
   try {
     st = fs.statSync(root);
   } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).errno;
-    throw typeof errno === 'number' ? new DaxSystemError(errno, 'stat', root) : e;
+    throw asSystemError(e, 'stat', root);
   }
   if (!st.isDirectory()) throw new SysfsFormatError(root, 0, 'is not a directory, as a sysfs root is');
 }
