@@ -14,7 +14,7 @@ import { Tree } from '../fs/tree-walk';
 import { cpu, type FlushMechanism, type Granularity } from '../mapping/dax-mapping';
 import { listDevices, type PmemDevice } from '../pmem/devices';
 import { devdaxPersistence, type Persistence } from '../pmem/persistence';
-import { fdPersistence } from '../mapping/map';
+import { fdPersistence, granularityOf, persistMechanism, persistModeFor } from '../mapping/map';
 import { shutdownState } from '../pmem/shutdown-state';
 import { validatePathArg, type PathArg } from '../validate';
 import { O_TMPFILE, PAGE_SIZE } from '../constants';
@@ -151,18 +151,18 @@ function probeDirectory(tree: Tree, text: string): MapSyncProbe {
   }
 }
 
-// What persist() does, chosen as open() chooses it (lib/mapping/map.ts):
-// with MAP_SYNC or on devdax, a fence where the caches are in the domain (or
-// nothing survives anyway), else a write-back of the lines; without MAP_SYNC, msync.
+// What persist() does, chosen as open() chooses it (lib/mapping/map.ts), in words.
 function persistAction(p: Persistence, direct: boolean, mapSync: boolean | null): PersistAction {
-  if (direct) {
-    if (p.domain === 'none') return { flushMechanism: 'none', granularity: 'none', mapSync, reason: 'persist() only fences: the memory keeps nothing across a power loss, so no flush would help' };
-    if (p.domain === 'cpu-cache') return { flushMechanism: 'none', granularity: 'byte', mapSync, reason: 'persist() fences: the CPU caches are inside the persistence domain' };
-    return { flushMechanism: cpu.flush, granularity: 'cacheline', mapSync, reason: `persist() writes the cache lines back (${cpu.flush}) and fences` };
+  const mode = persistModeFor(p, direct);
+  const facts = { flushMechanism: persistMechanism(mode), granularity: granularityOf(mode, p), mapSync };
+  if (mode !== PersistMode.Msync) {
+    if (p.domain === 'none') return { ...facts, reason: 'persist() only fences: the memory keeps nothing across a power loss, so no flush would help' };
+    if (p.domain === 'cpu-cache') return { ...facts, reason: 'persist() fences: the CPU caches are inside the persistence domain' };
+    return { ...facts, reason: `persist() writes the cache lines back (${facts.flushMechanism}) and fences` };
   }
   const why = mapSync === false ? 'without MAP_SYNC' : 'through the page cache';
-  if (p.domain === 'none') return { flushMechanism: 'msync', granularity: 'none', mapSync, reason: `persist() calls msync(MS_SYNC) (${why}), but the memory keeps nothing across a power loss` };
-  return { flushMechanism: 'msync', granularity: 'page', mapSync, reason: `persist() calls msync(MS_SYNC) (${why}): stores are durable once it returns, not before` };
+  if (p.domain === 'none') return { ...facts, reason: `persist() calls msync(MS_SYNC) (${why}), but the memory keeps nothing across a power loss` };
+  return { ...facts, reason: `persist() calls msync(MS_SYNC) (${why}): stores are durable once it returns, not before` };
 }
 
 function verdict(p: Persistence, dax: boolean, act: PersistAction): { durable: boolean | null; reason: string } {

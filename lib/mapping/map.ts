@@ -48,12 +48,17 @@ function directMode(p: Persistence): PersistMode {
   return p.domain === 'cpu-cache' || p.domain === 'none' ? PersistMode.Fence : PersistMode.Flush;
 }
 
-function granularityOf(mode: PersistMode, p: Persistence): Granularity {
+/** What persist() runs on a writable mapping: `direct` (MAP_SYNC, devdax) as the domain needs, else msync. doctor says the same. */
+export function persistModeFor(p: Persistence, direct: boolean): PersistMode {
+  return direct ? directMode(p) : PersistMode.Msync;
+}
+
+export function granularityOf(mode: PersistMode, p: Persistence): Granularity {
   if (p.domain === 'none') return 'none';
   return mode === PersistMode.Fence ? 'byte' : mode === PersistMode.Flush ? 'cacheline' : 'page';
 }
 
-function persistMechanism(mode: PersistMode): FlushMechanism {
+export function persistMechanism(mode: PersistMode): FlushMechanism {
   switch (mode) {
     case PersistMode.Flush:
       return cpu.flush;
@@ -148,7 +153,7 @@ export function mapFile(fd: number, path: string, o: ParsedOptions, created: boo
       }
     }
   }
-  const persistMode = mapSync ? syncPersist : PersistMode.Msync;
+  const persistMode = persistModeFor(persistence, mapSync);
   handle ??= nativeMap(fd, o.offset, size, o.readonly, MapMode.Shared, align, persistMode, path, true);
 
   let grown = false;
